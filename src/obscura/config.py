@@ -1,0 +1,87 @@
+"""params.yaml loaded into typed, validated sections (one per stage family)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from obscura.errors import ConfigError
+from obscura.paths import workspace_root
+
+
+class Section(BaseModel):
+    """Base of every params.yaml section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+class TrackingParams(Section):
+    experiment: str = Field(min_length=1)
+
+
+class PrepareParams(Section):
+    """Turn the datasets that ship in packages into versioned arrays under data/prepared."""
+
+    fashion_mnist_dir: Path
+    train_limit: int | None = Field(gt=0, description="keep the first N training images (null: all)")
+    test_limit: int | None = Field(gt=0, description="keep the first N test images (null: all)")
+    faces: int = Field(gt=0, le=100, description="LFW rows 0..faces-1 (rows 0-99 are faces)")
+    photo_size: int = Field(ge=32, description="photos are centre-cropped and resized to this side")
+    heldout_photos: list[str] = Field(min_length=1, description="photo names never used for training")
+    output: Path
+    metrics: Path
+
+
+class Params(Section):
+    """The whole params.yaml."""
+
+    seed: int = Field(ge=0)
+    tracking: TrackingParams
+    prepare: PrepareParams
+
+
+def params_path(path: str | os.PathLike | None = None) -> Path:
+    """``path``, else ``$OBSCURA_PARAMS``, else ``<workspace>/params.yaml``."""
+    if path is not None:
+        return Path(path)
+    if os.environ.get("OBSCURA_PARAMS"):
+        return Path(os.environ["OBSCURA_PARAMS"])
+    return workspace_root() / "params.yaml"
+
+
+def load_params(path: str | os.PathLike | None = None) -> Params:
+    """Read and validate params.yaml; any problem raises one ConfigError naming key, value and rule."""
+    path = params_path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found. Run from the repository root or set OBSCURA_PARAMS.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}.")
+    return parse_params(raw, source=str(path))
+
+
+def parse_params(raw: dict, source: str = "params") -> Params:
+    """Validate a params mapping (as read from YAML)."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid parameters:"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key (value {err['input']!r}); remove it or check the spelling.")
+        elif err["type"] == "missing":
+            lines.append(f"  {key}: required key is missing.")
+        else:
+            lines.append(f"  {key} = {err['input']!r}: {err['msg']}.")
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""Atomic file output, JSON and image I/O shared by every stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from obscura.errors import ObscuraError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary file path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary directory that replaces ``path`` as a whole on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    return Path(path)
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Convert a float image in [0, 1] (or uint8) to uint8."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Save an HxW or HxWxC image (float in [0, 1] or uint8) atomically; format from the suffix."""
+    import imageio.v3 as iio
+
+    image = to_uint8(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, image, extension=path.suffix)
+    return path
+
+
+def load_image(path: str | os.PathLike, channels: int | None = 3) -> np.ndarray:
+    """Load an image as float32 HxWxC in [0, 1].
+
+    ``channels=3`` converts grayscale to RGB and drops alpha (composited on black is not done:
+    alpha is simply discarded); ``channels=1`` converts to luminance; ``None`` keeps the file's channels.
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise ObscuraError(f"{path}: no such image file.")
+    try:
+        image = np.asarray(iio.imread(path))
+    except Exception as exc:  # imageio raises many types for unreadable files
+        raise ObscuraError(f"{path}: not a readable image ({exc.__class__.__name__}). "
+                           "Pass a PNG or JPEG file.") from exc
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise ObscuraError(f"{path}: expected a single 2-D image, got array of shape {image.shape}.")
+    if image.dtype == np.uint16:
+        image = image.astype(np.float32) / 65535.0
+    elif image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255.0
+    elif image.dtype == bool:
+        image = image.astype(np.float32)
+    else:
+        image = image.astype(np.float32)
+        if image.max() > 1.0:
+            image = image / 255.0
+    if image.ndim == 2:
+        image = image[..., None]
+    if channels is None:
+        return image
+    if image.shape[2] in (2, 4):
+        image = image[..., :-1]
+    if channels == 3 and image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif channels == 1 and image.shape[2] == 3:
+        image = (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    return np.ascontiguousarray(image)

@@ -1,0 +1,1 @@
+"""Generative models: AE, VAE, GAN, DDPM and latent diffusion (see ``registry``)."""

@@ -1,0 +1,94 @@
+"""params.yaml ``generative:`` section (pydantic only; no torch import here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from obscura.config import Section
+
+
+class TrainSection(Section):
+    """Optimisation settings shared by every family."""
+
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=2)
+    lr: float = Field(gt=0)
+    train_images: int | None = Field(default=None, gt=0, description="first N training images (null: all)")
+
+
+class AEParams(TrainSection):
+    base_channels: int = Field(ge=4)
+    latent_channels: int = Field(ge=1)
+    denoise_std: float = Field(ge=0, description="Gaussian input corruption for the denoising mode (0: off)")
+
+
+class VAEParams(TrainSection):
+    base_channels: int = Field(ge=4)
+    latent_channels: int = Field(ge=1)
+    beta: float = Field(gt=0, description="KL weight (1: the ELBO)")
+
+
+class GANParams(TrainSection):
+    base_channels: int = Field(ge=4)
+    z_dim: int = Field(ge=1)
+    generator_loss: Literal["non_saturating", "minimax"]
+    beta1: float = Field(ge=0, lt=1)
+
+
+class DiffusionParams(TrainSection):
+    base_channels: int = Field(ge=8)
+    channel_mults: list[int] = Field(min_length=1)
+    attention: bool
+    num_train_timesteps: int = Field(ge=2)
+    beta_schedule: Literal["linear", "cosine"]
+    ema_decay: float = Field(ge=0, lt=1)
+    sampler: Literal["ddpm", "ddim"]
+    ddim_steps: int = Field(ge=1)
+    ddim_eta: float = Field(ge=0, le=1)
+
+
+class LDMParams(DiffusionParams):
+    autoencoder: Literal["vae", "ae"] = Field(description="family whose trained checkpoint gives the latent space")
+
+
+class EvalParams(Section):
+    fid_samples: int = Field(ge=2, description="generated images scored by FID/KID")
+    real_samples: int = Field(ge=2, description="Fashion-MNIST test images whose Inception features are cached")
+    kid_subset_size: int = Field(ge=2)
+    kid_subsets: int = Field(ge=1)
+    recon_images: int = Field(ge=1, description="test images for reconstruction MSE/PSNR")
+    nll_images: int = Field(ge=1, description="test images for the VAE importance-sampled NLL")
+    nll_k: int = Field(ge=1, description="importance samples per image for the VAE NLL")
+    grid: int = Field(ge=1, description="images in the sample grid PNG")
+    blend_steps: int = Field(ge=2)
+    batch_size: int = Field(ge=1)
+
+
+class ClassifierParams(Section):
+    """Small Fashion-MNIST CNN whose features give the fast in-domain Fréchet distance."""
+
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=2)
+    lr: float = Field(gt=0)
+    train_images: int | None = Field(default=None, gt=0)
+
+
+class GenerativeParams(Section):
+    seed: int = Field(ge=0)
+    image_size: int = Field(ge=8, description="Fashion-MNIST 28x28 is centre-padded (32) or resized to this")
+    channels: Literal[1, 3]
+    prepared: Path
+    output: Path = Field(description="checkpoints, samples and cached features go under this directory")
+    reports: Path
+    checkpoint_every: int = Field(ge=1, description="steps between resumable training checkpoints")
+    log_every: int = Field(ge=1, description="steps between loss-curve rows")
+    ae: AEParams
+    vae: VAEParams
+    gan: GANParams
+    ddpm: DiffusionParams
+    ldm: LDMParams
+    eval: EvalParams
+    classifier: ClassifierParams

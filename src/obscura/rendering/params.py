@@ -1,0 +1,79 @@
+"""params.yaml sections ``scenes`` and ``sfm`` (pydantic only: importing this stays cheap)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from obscura.config import Section
+
+BUILTIN_SCENES = ("orbit", "room")
+
+
+class SceneSpec(Section):
+    """One built-in scene's camera set."""
+
+    num_views: int = Field(ge=3, description="number of rendered views")
+    fov_x_deg: float = Field(60.0, gt=10, lt=150, description="horizontal field of view")
+
+
+class IngestParams(Section):
+    """How photo folders / videos become scenes."""
+
+    max_size: int | None = Field(1600, ge=64, description="downscale so the longest side is at most this (null: keep)")
+    video_fps: float = Field(2.0, gt=0, description="frames per second taken from a video input")
+
+
+class SceneSource(Section):
+    """Input of one pipeline scene: a built-in generator (``builtin``) or a photo folder/video path."""
+
+    input: str = Field(min_length=1, description="'builtin' or a path to a photo folder or a video file")
+
+
+class ScenesParams(Section):
+    """Built-in multi-view scenes with ground truth, and user photo ingest."""
+
+    output: Path = Path("data/scenes")
+    width: int = Field(480, ge=32)
+    height: int = Field(360, ge=32)
+    supersample: int = Field(2, ge=1, le=8, description="rays per pixel along each axis (anti-aliasing)")
+    test_every: int = Field(8, ge=2, description="every N-th image (index % N == 0) is held out for testing")
+    gt_points: int = Field(20000, ge=0, description="ground-truth surface points written with the scene")
+    builtin: dict[str, SceneSpec]
+    ingest: IngestParams = IngestParams()
+    make: dict[str, SceneSource] = Field(description="scenes the pipeline builds: name -> input")
+
+    @field_validator("builtin")
+    @classmethod
+    def _known(cls, v: dict[str, SceneSpec]) -> dict[str, SceneSpec]:
+        unknown = sorted(set(v) - set(BUILTIN_SCENES))
+        if unknown:
+            raise ValueError(f"unknown built-in scene(s) {unknown}; available: {list(BUILTIN_SCENES)}")
+        return v
+
+
+class SfmParams(Section):
+    """COLMAP structure-from-motion (pycolmap)."""
+
+    camera_model: Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"] = "SIMPLE_RADIAL"
+    single_camera: bool = Field(True, description="all images share one camera (same device and zoom)")
+    max_image_size: int = Field(1600, ge=64, description="SIFT runs on images downscaled to this side")
+    max_num_features: int = Field(8192, ge=64)
+    exhaustive_max_images: int = Field(100, ge=2, description="exhaustive matching up to this many images, else sequential")
+    sequential_overlap: int = Field(10, ge=1)
+    min_num_matches: int = Field(15, ge=4)
+    num_threads: int = Field(-1, ge=-1, description="-1: all cores")
+    deterministic: bool = Field(False, description="one thread and a fixed seed: same params -> same model")
+    undistort: bool = Field(True, description="also write <scene>/undistorted (PINHOLE) for renderers")
+    outlier_neighbors: int = Field(20, ge=2, description="statistical outlier removal: neighbours")
+    outlier_std: float = Field(2.0, gt=0, description="statistical outlier removal: std ratio")
+    reports: Path = Path("reports/sfm")
+
+    @field_validator("num_threads")
+    @classmethod
+    def _not_zero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("use -1 for all cores or a positive thread count")
+        return v

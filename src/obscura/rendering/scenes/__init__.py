@@ -1,0 +1,148 @@
+"""Multi-view scenes: the directory format every reconstruction method reads, and the built-in scenes.
+
+Scene directory (COLMAP / Inria-3DGS / gsplat layout)::
+
+    <scene>/
+      images/000.png ...          RGB, 8 bit, all the same size, sorted names = capture order
+      scene.json                  how the scene was made + the train/test split (see below)
+      ground_truth/               built-in scenes only
+        sparse/                   COLMAP *text* model: cameras.txt (one PINHOLE camera, exact),
+                                  images.txt (exact world-to-camera poses), points3D.txt
+                                  (surface samples with colour, no tracks)
+        transforms.json           NeRF/nerfstudio: OpenGL camera-to-world + fl_x, fl_y, cx, cy, w, h,
+                                  train_filenames / test_filenames (paths relative to ground_truth/)
+        depth/000.npy ...         float32 (H, W) camera-space z of the surface at each pixel centre,
+                                  0 where the ray hits nothing (background)
+        points3D.ply              the same surface samples as a coloured point cloud
+      sparse/0/                   after `obscura sfm`: cameras.bin, images.bin, points3D.bin
+      sparse/points3D.ply         SfM points after statistical outlier removal
+      sparse/registration.json    which images were/were not registered
+      undistorted/                after `obscura sfm` (default): a scene of its own with PINHOLE
+                                  cameras: images/ + sparse/0/ (what 3DGS-style renderers need)
+
+Conventions: poses are world-to-camera ``T_cam_from_world`` with OpenCV camera axes (+x right,
++y down, +z forward), pixel centres at (i + 0.5); world +z is up in built-in scenes. Only
+``transforms.json`` uses OpenGL camera axes (its ``transform_matrix`` = inv(T) @ diag(1, -1, -1, 1)).
+Rendering is unlit (albedo), so colours are view-independent.
+
+``scene.json`` keys: ``name``, ``kind``, ``source`` ("builtin" or the input path), ``width``,
+``height``, ``num_images``, ``images`` (names in order), ``split`` = {``test_every``, ``train``,
+``test``} with image *names* (index % test_every == 0 is test, as Inria/gsplat's llffhold),
+and for built-in scenes ``intrinsics`` {fx, fy, cx, cy}, ``background`` RGB, ``bounds``
+{min, max} of the geometry, ``center``, ``radius`` (of the cameras around ``center``),
+``near``/``far`` (depth range over all views), ``objects`` (mesh name -> texture photo),
+``supersample``, ``fov_x_deg``.
+
+Readers: :func:`obscura.rendering.scenes.load_split` and
+:mod:`obscura.rendering.cameras` (``read_colmap_model``, ``reconstruction_poses``,
+``read_transforms_json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from obscura.errors import ObscuraError
+from obscura.rendering.scenes.builtin import SCENES, SceneConfig
+
+
+def split_names(names: list[str], test_every: int) -> dict:
+    """Inria/gsplat hold-out: image ``i`` is a test image when ``i % test_every == 0``."""
+    return {"test_every": test_every,
+            "train": [n for i, n in enumerate(names) if i % test_every],
+            "test": [n for i, n in enumerate(names) if i % test_every == 0]}
+
+
+def load_split(scene_dir: str | os.PathLike) -> dict:
+    """The ``split`` of a scene (``{"test_every", "train", "test"}``, image names)."""
+    path = Path(scene_dir) / "scene.json"
+    if not path.is_file():
+        raise ObscuraError(f"{path}: missing; build the scene with `obscura scene make` or `obscura scene ingest`.")
+    return json.loads(path.read_text())["split"]
+
+
+def build_scene(name: str, num_views: int, width: int, height: int, fov_x_deg: float | None = None) -> SceneConfig:
+    """The registered built-in scene ``name`` configured for this camera set."""
+    if name not in SCENES:
+        raise ObscuraError(f"unknown built-in scene {name!r}; available: {sorted(SCENES)}.")
+    kwargs = {"num_views": num_views, "width": width, "height": height}
+    if fov_x_deg is not None:
+        kwargs["fov_x_deg"] = fov_x_deg
+    return SCENES[name](**kwargs)
+
+
+def make_scene(name: str, scene: SceneConfig, out_dir: str | os.PathLike, supersample: int = 2,
+               test_every: int = 8, gt_points: int = 20000, seed: int = 0, num_threads: int = 0,
+               progress: bool = True, on_view=None) -> dict:
+    """Render ``scene`` into ``out_dir`` (written atomically); returns summary metrics.
+
+    ``on_view(index, metrics)`` is called after each rendered view (e.g. to log to MLflow).
+    """
+    from tqdm import tqdm
+
+    from obscura.io import atomic_dir, save_image, write_json
+    from obscura.rendering.cameras import camera_centers, write_colmap_model, write_transforms_json
+    from obscura.rendering.scenes.render import MeshRenderer
+
+    intr = scene.intrinsics()
+    poses = scene.poses()
+    meshes = scene.meshes()
+    renderer = MeshRenderer(meshes, scene.background, num_threads=num_threads)
+    digits = max(3, len(str(len(poses) - 1)))
+    names = [f"{i:0{digits}d}.png" for i in range(len(poses))]
+    split = split_names(names, test_every)
+    near, far, seconds = np.inf, 0.0, 0.0
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "images").mkdir()
+        (tmp / "ground_truth" / "depth").mkdir(parents=True)
+        for i, (n, T) in enumerate(tqdm(list(zip(names, poses)), desc=f"render {name}", disable=not progress)):
+            t0 = time.perf_counter()
+            rgb, depth = renderer.render(intr, T, supersample)
+            seconds += time.perf_counter() - t0
+            save_image(tmp / "images" / n, rgb)
+            np.save(tmp / "ground_truth" / "depth" / f"{Path(n).stem}.npy", depth)
+            valid = depth[depth > 0]
+            if valid.size:
+                near, far = min(near, float(valid.min())), max(far, float(valid.max()))
+            if on_view is not None:
+                on_view(i, {"render_seconds": time.perf_counter() - t0, "coverage": valid.size / depth.size})
+        rng = np.random.default_rng(seed)
+        points, colors = renderer.sample_surface(gt_points, rng) if gt_points else (np.zeros((0, 3)), None)
+        write_colmap_model(tmp / "ground_truth" / "sparse", intr, poses, names, points, colors)
+        write_transforms_json(tmp / "ground_truth" / "transforms.json", intr, poses, names,
+                              test_names=split["test"], extra={"aabb_scale": 16})
+        if gt_points:
+            _write_ply(tmp / "ground_truth" / "points3D.ply", points, colors)
+        lo, hi = renderer.bounds()
+        centers = camera_centers(poses)
+        target = np.asarray(getattr(scene, "target", (lo + hi) / 2), np.float64)
+        write_json(tmp / "scene.json", {
+            "name": name, "kind": scene.kind, "source": "builtin",
+            "width": intr.width, "height": intr.height, "num_images": len(names), "images": names,
+            "split": split, "fov_x_deg": scene.fov_x_deg, "supersample": supersample, "seed": seed,
+            "intrinsics": {"fx": intr.fx, "fy": intr.fy, "cx": intr.cx, "cy": intr.cy},
+            "background": list(scene.background),
+            "bounds": {"min": lo.tolist(), "max": hi.tolist()}, "center": target.tolist(),
+            "radius": float(np.linalg.norm(centers - target, axis=1).max()),
+            "near": near, "far": far,
+            "objects": {m.name: m.source for m in meshes},
+        })
+    return {"num_images": len(names), "render_seconds_per_image": seconds / len(names),
+            "near": near, "far": far}
+
+
+def _write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
+    import open3d as o3d
+
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, np.float64)))
+    pcd.colors = o3d.utility.Vector3dVector(np.asarray(colors, np.float64))
+    if not o3d.io.write_point_cloud(str(path), pcd):
+        raise ObscuraError(f"{path}: could not write point cloud.")
+
+
+__all__ = ["SCENES", "SceneConfig", "build_scene", "load_split", "make_scene", "split_names"]

@@ -1,0 +1,267 @@
+"""Structure-from-motion with COLMAP (pycolmap >= 4): SIFT -> matching -> incremental mapping.
+
+``run_sfm(scene_dir, params)`` reads ``<scene>/images`` and writes (atomically):
+
+* ``<scene>/sparse/0/{cameras,images,points3D}.bin`` — the largest reconstructed model;
+* ``<scene>/sparse/points3D.ply`` — its points after statistical outlier removal (open3d);
+* ``<scene>/sparse/registration.json`` — registered and unregistered image names, per-phase times;
+* ``<scene>/undistorted/{images,sparse/0}`` — optional PINHOLE copy for renderers that need it.
+
+It returns flat metrics; built-in scenes (with ``ground_truth/``) also get pose accuracy after a
+Sim(3) alignment of camera centres and the focal-length error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from obscura.errors import ObscuraError
+from obscura.rendering.params import SfmParams
+
+
+class ReconstructionError(ObscuraError):
+    """COLMAP could not reconstruct the scene from these images."""
+
+
+def _options(params: SfmParams, seed: int):
+    import pycolmap
+
+    threads = 1 if params.deterministic else params.num_threads
+    reader = pycolmap.ImageReaderOptions(camera_model=params.camera_model)
+    extraction = pycolmap.FeatureExtractionOptions(num_threads=threads, max_image_size=params.max_image_size,
+                                                   use_gpu=False)
+    extraction.sift.max_num_features = params.max_num_features
+    matching = pycolmap.FeatureMatchingOptions(num_threads=threads, use_gpu=False)
+    verification = pycolmap.TwoViewGeometryOptions(min_num_inliers=params.min_num_matches)
+    mapping = pycolmap.IncrementalPipelineOptions(num_threads=threads, min_num_matches=params.min_num_matches,
+                                                  random_seed=seed if params.deterministic else -1)
+    mapping.mapper.num_threads = threads
+    if params.deterministic:
+        verification.ransac.random_seed = seed
+        mapping.mapper.random_seed = seed
+        mapping.triangulation.random_seed = seed
+    return reader, extraction, matching, verification, mapping
+
+
+def _verified_pairs(database_path: Path) -> dict[int, int]:
+    """Number of geometrically verified partner images for every image id in the database."""
+    import pycolmap
+
+    db = pycolmap.Database.open(str(database_path))
+    try:
+        partners = {img.image_id: 0 for img in db.read_all_images()}
+        pair_ids, geometries = db.read_two_view_geometries()
+        for pid, geom in zip(pair_ids, geometries):
+            if len(geom.inlier_matches) > 0:
+                for i in pycolmap.pair_id_to_image_pair(pid):
+                    partners[i] += 1
+        names = {img.image_id: img.name for img in db.read_all_images()}
+    finally:
+        db.close()
+    return {names[i]: n for i, n in partners.items()}
+
+
+def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undistort: bool | None = None,
+            log_fn=None) -> dict:
+    """Reconstruct ``scene_dir``; returns flat metrics (also written to sparse/registration.json).
+
+    ``log_fn(metrics_dict)`` receives each phase's timing as it finishes.
+    """
+    import pycolmap
+
+    from obscura.io import atomic_dir, write_json
+    from obscura.rendering.ingest import check_images
+
+    scene_dir = Path(scene_dir)
+    image_dir = scene_dir / "images"
+    if not image_dir.is_dir():
+        raise ObscuraError(f"{scene_dir}: no images/ folder. Create the scene with `obscura scene ingest` "
+                           "or `obscura scene make` first.")
+    paths = sorted(p for p in image_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    width, height = check_images(paths, what=f"images in {image_dir}")
+    names = [p.name for p in paths]
+    undistort = params.undistort if undistort is None else undistort
+    if params.deterministic:
+        pycolmap.set_random_seed(seed)
+    reader, extraction, matching, verification, mapping = _options(params, seed)
+    timings: dict[str, float] = {}
+
+    def phase(name: str, t0: float) -> None:
+        timings[f"time_{name}_s"] = time.perf_counter() - t0
+        if log_fn is not None:
+            log_fn({f"time_{name}_s": timings[f"time_{name}_s"]})
+
+    with atomic_dir(scene_dir / "sparse") as out:
+        db = out / "database.db"
+        t0 = time.perf_counter()
+        pycolmap.extract_features(db, image_dir, image_names=names,
+                                  camera_mode=pycolmap.CameraMode.SINGLE if params.single_camera
+                                  else pycolmap.CameraMode.AUTO,
+                                  reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+        phase("features", t0)
+        t0 = time.perf_counter()
+        if len(names) <= params.exhaustive_max_images:
+            pycolmap.match_exhaustive(db, matching_options=matching, verification_options=verification,
+                                      device=pycolmap.Device.cpu)
+        else:
+            pairing = pycolmap.SequentialPairingOptions(overlap=params.sequential_overlap, num_threads=matching.num_threads)
+            pycolmap.match_sequential(db, matching_options=matching, pairing_options=pairing,
+                                      verification_options=verification, device=pycolmap.Device.cpu)
+        phase("matching", t0)
+        partners = _verified_pairs(db)
+        isolated = [n for n in names if partners.get(n, 0) == 0]
+        if len(isolated) == len(names):
+            raise ReconstructionError(
+                f"{image_dir}: no two images share enough matching features (>= {params.min_num_matches} "
+                f"verified matches): {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}. "
+                "The photos must show the same scene with large overlap (~60%+ between neighbours); "
+                "retake them moving a little between shots, with textured, static content.")
+        t0 = time.perf_counter()
+        models_dir = out / "models"
+        models_dir.mkdir()
+        models = pycolmap.incremental_mapping(db, image_dir, models_dir, options=mapping)
+        phase("mapping", t0)
+        if not models:
+            raise ReconstructionError(
+                f"{image_dir}: COLMAP found matches but could not initialise a model (images with no "
+                f"verified partner: {', '.join(isolated) or 'none'}). Add photos with more overlap and "
+                "parallax (move the camera, do not only rotate it).")
+        rec = max(models.values(), key=lambda r: (r.num_reg_images(), r.num_points3D()))
+        shutil.rmtree(models_dir)
+        (out / "0").mkdir()
+        rec.write_binary(str(out / "0"))
+        registered = sorted(rec.image(i).name for i in rec.reg_image_ids())
+        unregistered = [n for n in names if n not in set(registered)]
+        t0 = time.perf_counter()
+        xyz, rgb = _filtered_points(rec, params)
+        _write_ply(out / "points3D.ply", xyz, rgb)
+        phase("pointcloud", t0)
+        metrics = {
+            "images_total": len(names), "images_registered": len(registered),
+            "registered_fraction": len(registered) / len(names),
+            "num_models": len(models), "num_points3d": rec.num_points3D(),
+            "num_points3d_filtered": len(xyz),
+            "mean_reprojection_error_px": rec.compute_mean_reprojection_error(),
+            "mean_track_length": rec.compute_mean_track_length(),
+            "mean_observations_per_image": rec.compute_mean_observations_per_reg_image(),
+            "width": width, "height": height,
+        }
+        gt_dir = scene_dir / "ground_truth" / "sparse"
+        if gt_dir.is_dir():
+            metrics.update(ground_truth_errors(rec, gt_dir))
+        db.unlink()
+        write_json(out / "registration.json", {"registered": registered, "unregistered": unregistered,
+                                               "camera_model": params.camera_model, **metrics, **timings})
+    if undistort:
+        t0 = time.perf_counter()
+        undistort_scene(scene_dir)
+        phase("undistort", t0)
+    metrics.update(timings)
+    metrics["time_total_s"] = sum(timings.values())
+    metrics["seconds_per_image"] = metrics["time_total_s"] / len(names)
+    metrics["unregistered_images"] = unregistered
+    return metrics
+
+
+def ground_truth_errors(rec, gt_dir: Path) -> dict[str, float]:
+    """Pose errors of the registered images after Sim(3) alignment, and focal-length error in %."""
+    from obscura.rendering.cameras import pose_errors, read_colmap_model, reconstruction_poses
+
+    gt = read_colmap_model(gt_dir)
+    gt_poses = reconstruction_poses(gt)
+    est_poses = reconstruction_poses(rec)
+    common = sorted(set(gt_poses) & set(est_poses))
+    out = {}
+    if len(common) >= 3:
+        out = pose_errors(np.stack([est_poses[n] for n in common]), np.stack([gt_poses[n] for n in common]))
+    f_gt = np.mean([c.mean_focal_length() for c in gt.cameras.values()])
+    used = {rec.image(i).camera_id for i in rec.reg_image_ids()}
+    f_est = np.mean([rec.camera(c).mean_focal_length() for c in used])
+    out["focal_error_pct"] = float(abs(f_est - f_gt) / f_gt * 100)
+    return out
+
+
+def _filtered_points(rec, params: SfmParams) -> tuple[np.ndarray, np.ndarray]:
+    import open3d as o3d
+
+    pts = list(rec.points3D.values())
+    xyz = np.array([p.xyz for p in pts], np.float64).reshape(-1, 3)
+    rgb = np.array([p.color for p in pts], np.float64).reshape(-1, 3) / 255.0
+    if len(xyz) <= params.outlier_neighbors:
+        return xyz, rgb
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz))
+    _, keep = pcd.remove_statistical_outlier(nb_neighbors=params.outlier_neighbors, std_ratio=params.outlier_std)
+    keep = np.asarray(keep, np.int64)
+    return xyz[keep], rgb[keep]
+
+
+def _write_ply(path: Path, xyz: np.ndarray, rgb: np.ndarray) -> None:
+    import open3d as o3d
+
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz))
+    pcd.colors = o3d.utility.Vector3dVector(rgb)
+    if not o3d.io.write_point_cloud(str(path), pcd):
+        raise ObscuraError(f"{path}: could not write the point cloud.")
+
+
+def undistort_scene(scene_dir: str | os.PathLike) -> Path:
+    """Write ``<scene>/undistorted`` (images + ``sparse/0``) with PINHOLE cameras from ``<scene>/sparse/0``."""
+    import pycolmap
+
+    from obscura.io import atomic_dir
+
+    scene_dir = Path(scene_dir)
+    with atomic_dir(scene_dir / "undistorted") as out:
+        pycolmap.undistort_images(out, scene_dir / "sparse" / "0", scene_dir / "images", output_type="COLMAP")
+        (out / "sparse").rename(out / "model")   # COLMAP writes sparse/*.bin; the scene layout is sparse/0/
+        (out / "sparse").mkdir()
+        (out / "model").rename(out / "sparse" / "0")
+        for extra in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
+            p = out / extra
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    return scene_dir / "undistorted"
+
+
+def preview(scene_dir: str | os.PathLike, path: str | os.PathLike, max_points: int = 20000, seed: int = 0) -> Path:
+    """PNG of the filtered SfM points and the camera centres/axes (matplotlib, two views)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import open3d as o3d
+
+    from obscura.io import atomic_path
+    from obscura.rendering.cameras import camera_centers, read_colmap_model, reconstruction_poses
+
+    scene_dir = Path(scene_dir)
+    pcd = o3d.io.read_point_cloud(str(scene_dir / "sparse" / "points3D.ply"))
+    xyz, rgb = np.asarray(pcd.points), np.asarray(pcd.colors)
+    if len(xyz) > max_points:
+        pick = np.random.default_rng(seed).choice(len(xyz), max_points, replace=False)
+        xyz, rgb = xyz[pick], rgb[pick]
+    poses = np.stack(list(reconstruction_poses(read_colmap_model(scene_dir / "sparse" / "0")).values()))
+    centers = camera_centers(poses)
+    forward = poses[:, 2, :3]
+    scale = 0.05 * np.linalg.norm(np.ptp(np.concatenate([xyz, centers]), axis=0))
+    fig = plt.figure(figsize=(10, 5), dpi=100)
+    for k, (elev, azim) in enumerate([(30, -60), (85, -90)]):
+        ax = fig.add_subplot(1, 2, k + 1, projection="3d")
+        ax.scatter(*xyz.T, c=np.clip(rgb, 0, 1), s=0.5, depthshade=False)
+        ax.scatter(*centers.T, c="red", s=8)
+        ax.quiver(*centers.T, *(forward * scale).T, color="red", linewidth=0.6)
+        ax.view_init(elev=elev, azim=azim)
+        ax.set_title(f"{len(centers)} cameras, {len(xyz)} points")
+        ax.set_axis_off()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)

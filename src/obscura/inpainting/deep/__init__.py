@@ -1,0 +1,1 @@
+"""Deep inpainting methods (registry in ``registry.py``)."""

@@ -1,0 +1,86 @@
+"""Base config and model for deep inpainting: composite output, hole L1 and hinge adversarial loss."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from obscura.inpainting.deep.nets import PatchDiscriminator, pyramid_fill
+
+
+@dataclass(frozen=True)
+class DeepConfig:
+    """Fields every deep method shares; subclasses add their own and implement ``build``."""
+
+    width: int = 16
+    depth: int = 2
+    blocks: int = 2
+    adv_weight: float = 0.003
+    disc_width: int = 16
+    uses_edges = False  # class attribute: the sampler must provide Canny edge targets
+
+    def build(self) -> "InpaintModel":
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def tiny(cls) -> "DeepConfig":
+        """A config small enough for a CPU unit test."""
+        return cls(width=8, depth=1, blocks=1, disc_width=8)
+
+
+def hole_l1(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over hole pixels and channels."""
+    return ((output - target).abs() * hole).sum() / (hole.sum() * output.shape[1]).clamp_min(1.0)
+
+
+def composite(fill: torch.Tensor, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    return image * (1 - hole) + fill.clamp(0, 1) * hole
+
+
+class InpaintModel(nn.Module):
+    """``forward(image, hole)`` returns the completed image (known pixels copied exactly);
+    ``generator_loss`` returns (loss, logs, output); an optional PatchGAN ``discriminator``."""
+
+    def __init__(self, config: DeepConfig):
+        super().__init__()
+        self.config = config
+        self.discriminator = PatchDiscriminator(4, config.disc_width) if config.adv_weight > 0 else None
+
+    @staticmethod
+    def prepare(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """The network sees the push-pull initial fill, never the hidden pixels."""
+        return pyramid_fill(image * (1 - hole), hole)
+
+    @staticmethod
+    def net_input(*maps: torch.Tensor) -> torch.Tensor:
+        """Concatenate an image in [0, 1] (rescaled to [-1, 1]) with extra maps (mask, edges)."""
+        return torch.cat([maps[0] * 2 - 1, *maps[1:]], 1)
+
+    def generator_parameters(self):
+        return [p for n, p in self.named_parameters() if not n.startswith("discriminator.")]
+
+    def adversarial(self, output: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        if self.discriminator is None:
+            return output.new_zeros(())
+        return -self.discriminator(output, hole).mean()
+
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """Hinge loss of the critic (real photos vs completed images)."""
+        return (F.relu(1 - self.discriminator(real, hole)).mean()
+                + F.relu(1 + self.discriminator(fake.detach(), hole)).mean())
+
+    def reconstruction(self, image, hole, batch) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        raise NotImplementedError
+
+    def generator_loss(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        image, hole = batch["image"], batch["hole"]
+        loss, logs, output = self.reconstruction(image, hole, batch)
+        adv = self.adversarial(output, hole)
+        logs["adv"] = adv.item()
+        return loss + self.config.adv_weight * adv, logs, output

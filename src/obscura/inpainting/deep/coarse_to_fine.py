@@ -1,0 +1,43 @@
+"""Two generators: a coarse one fills the hole, a refiner corrects the coarse composite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite, hole_l1
+from obscura.inpainting.deep.nets import Generator
+
+
+@dataclass(frozen=True)
+class CoarseToFineConfig(DeepConfig):
+    coarse_width: int = 8
+    coarse_weight: float = 0.5  # weight of the coarse output's L1 in the loss
+
+    def build(self) -> "CoarseToFine":
+        return CoarseToFine(self)
+
+    @classmethod
+    def tiny(cls):
+        return cls(width=8, depth=1, blocks=1, disc_width=8, coarse_width=4)
+
+
+class CoarseToFine(InpaintModel):
+    def __init__(self, config: CoarseToFineConfig):
+        super().__init__(config)
+        self.coarse = Generator(4, 3, config.coarse_width, config.depth + 1, config.blocks)
+        self.refine = Generator(4, 3, config.width, config.depth, config.blocks)
+
+    def stages(self, image, hole):
+        init = self.prepare(image, hole)
+        coarse = composite(init + self.coarse(self.net_input(init, hole)), image, hole)
+        fine = composite(coarse + self.refine(self.net_input(coarse, hole)), image, hole)
+        return coarse, fine
+
+    def forward(self, image, hole):
+        return self.stages(image, hole)[1]
+
+    def reconstruction(self, image, hole, batch):
+        coarse, fine = self.stages(image, hole)
+        l_coarse, l_fine = hole_l1(coarse, image, hole), hole_l1(fine, image, hole)
+        loss = self.config.coarse_weight * l_coarse + l_fine
+        return loss, {"l1": l_fine.item(), "l1_coarse": l_coarse.item()}, fine

@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+import torch
+from skimage import data
+from skimage.transform import resize
+
+from obscura.errors import ObscuraError
+from obscura.inpainting.deep.base import hole_l1
+from obscura.inpainting.deep.data import CropSampler
+from obscura.inpainting.deep.edge_guided import canny_edges, known_edges
+from obscura.inpainting.deep.nets import pyramid_fill
+from obscura.inpainting.deep.registry import METHODS, load_checkpoint, make_config, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [resize(data.astronaut(), (64, 64), anti_aliasing=True).astype(np.float32),
+            resize(data.rocket()[:, 100:500], (48, 64), anti_aliasing=True).astype(np.float32)]
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_tiny_config_learns_and_keeps_shape(name, photos):
+    torch.manual_seed(0)
+    config = make_config(name, tiny=True)
+    model = config.build()
+    batch = CropSampler(photos, 32, seed=1, edges=config.uses_edges).batch(4)
+    opt = torch.optim.Adam(model.generator_parameters(), lr=3e-3)
+    losses = []
+    for _ in range(8):
+        loss, logs, out = model.generator_loss(batch)
+        assert out.shape == batch["image"].shape
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    model.eval()
+    image = torch.rand(1, 3, 21, 30)  # odd size: padding must be undone
+    hole = torch.zeros(1, 1, 21, 30)
+    hole[..., 5:15, 8:20] = 1
+    with torch.no_grad():
+        out = model(image, hole)
+    assert out.shape == image.shape
+    known = hole.expand_as(image) == 0
+    assert torch.equal(out[known], image[known])  # known pixels exactly unchanged
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_discriminator_step_runs(photos):
+    model = make_config("single_stage", tiny=True).build()
+    batch = CropSampler(photos, 32).batch(2)
+    _, _, out = model.generator_loss(batch)
+    d = model.discriminator_loss(batch["image"], out, batch["hole"])
+    d.backward()
+    assert all(p.grad is not None for p in model.discriminator.parameters() if p.requires_grad)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = make_config("coarse_to_fine", tiny=True).build().eval()
+    save_checkpoint(tmp_path / "ckpt", "coarse_to_fine", model)
+    name, loaded = load_checkpoint(tmp_path / "ckpt")
+    image, hole = torch.rand(1, 3, 16, 16), torch.zeros(1, 1, 16, 16)
+    hole[..., 4:10, 4:10] = 1
+    with torch.no_grad():
+        assert name == "coarse_to_fine" and torch.equal(model(image, hole), loaded(image, hole))
+    with pytest.raises(ObscuraError, match="not a deep inpainting checkpoint"):
+        load_checkpoint(tmp_path)
+
+
+def test_registry_rejects_unknowns():
+    with pytest.raises(ObscuraError, match="unknown deep inpainting method"):
+        make_config("magic")
+    with pytest.raises(ObscuraError, match="unknown config keys"):
+        make_config("single_stage", widht=3)
+
+
+def test_pyramid_fill_is_constant_on_constant_image():
+    image = torch.full((2, 3, 17, 23), 0.3)
+    hole = (torch.rand(2, 1, 17, 23) < 0.6).float()
+    filled = pyramid_fill(image * (1 - hole), hole)
+    torch.testing.assert_close(filled, image)
+
+
+def test_canny_targets_and_known_edges():
+    image = torch.zeros(1, 3, 32, 32)
+    image[..., :, 16:] = 1.0
+    edges = canny_edges(image)
+    assert edges[0, 0, :, 14:18].sum() >= 30 and edges[0, 0, :, :12].sum() == 0
+    hole = torch.zeros(1, 1, 32, 32)
+    hole[..., 10:20, 10:20] = 1
+    seen, grown = known_edges(edges, hole)
+    assert seen[..., 8:22, 8:22].sum() == 0 and seen.sum() > 0
+
+
+def test_hole_l1_ignores_known_pixels():
+    a, b = torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4)
+    hole = torch.zeros(1, 1, 4, 4)
+    hole[..., :2, :] = 1
+    b[..., 2:, :] = 5.0
+    assert hole_l1(b, a, hole).item() == pytest.approx(1.0)

@@ -35,12 +35,17 @@ class PrepareParams(Section):
     metrics: Path
 
 
+from obscura.rendering.params import ScenesParams, SfmParams  # noqa: E402  (sections subclass Section above)
+
+
 class Params(Section):
     """The whole params.yaml."""
 
     seed: int = Field(ge=0)
     tracking: TrackingParams
     prepare: PrepareParams
+    scenes: ScenesParams
+    sfm: SfmParams
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:

@@ -26,12 +26,6 @@ class IngestParams(Section):
     video_fps: float = Field(2.0, gt=0, description="frames per second taken from a video input")
 
 
-class SceneSource(Section):
-    """Input of one pipeline scene: a built-in generator (``builtin``) or a photo folder/video path."""
-
-    input: str = Field(min_length=1, description="'builtin' or a path to a photo folder or a video file")
-
-
 class ScenesParams(Section):
     """Built-in multi-view scenes with ground truth, and user photo ingest."""
 
@@ -41,9 +35,9 @@ class ScenesParams(Section):
     supersample: int = Field(2, ge=1, le=8, description="rays per pixel along each axis (anti-aliasing)")
     test_every: int = Field(8, ge=2, description="every N-th image (index % N == 0) is held out for testing")
     gt_points: int = Field(20000, ge=0, description="ground-truth surface points written with the scene")
-    builtin: dict[str, SceneSpec]
+    builtin: dict[str, SceneSpec] = {"orbit": SceneSpec(num_views=48), "room": SceneSpec(num_views=32, fov_x_deg=65)}
     ingest: IngestParams = IngestParams()
-    make: dict[str, SceneSource] = Field(description="scenes the pipeline builds: name -> input")
+    photos: dict[str, Path] = Field({}, description="user scenes: name -> photo folder or video file")
 
     @field_validator("builtin")
     @classmethod
@@ -53,20 +47,30 @@ class ScenesParams(Section):
             raise ValueError(f"unknown built-in scene(s) {unknown}; available: {list(BUILTIN_SCENES)}")
         return v
 
+    @field_validator("photos")
+    @classmethod
+    def _distinct(cls, v: dict[str, Path], info) -> dict[str, Path]:
+        clash = sorted(set(v) & set(info.data.get("builtin", {})))
+        if clash:
+            raise ValueError(f"photo scene name(s) {clash} clash with built-in scenes; rename them")
+        return v
+
 
 class SfmParams(Section):
     """COLMAP structure-from-motion (pycolmap)."""
 
+    scenes: list[str] = Field(["orbit", "room"], description="scene names (under scenes.output) to reconstruct")
     camera_model: Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"] = "SIMPLE_RADIAL"
     single_camera: bool = Field(True, description="all images share one camera (same device and zoom)")
     max_image_size: int = Field(1600, ge=64, description="SIFT runs on images downscaled to this side")
     max_num_features: int = Field(8192, ge=64)
+    first_octave: int = Field(-1, ge=-1, le=2, description="SIFT first octave; -1 upsamples first: ~4x more "
+                              "features and ~3x slower than 0")
     exhaustive_max_images: int = Field(100, ge=2, description="exhaustive matching up to this many images, else sequential")
     sequential_overlap: int = Field(10, ge=1)
     min_num_matches: int = Field(15, ge=4)
     num_threads: int = Field(-1, ge=-1, description="-1: all cores")
     deterministic: bool = Field(False, description="one thread and a fixed seed: same params -> same model")
-    undistort: bool = Field(True, description="also write <scene>/undistorted (PINHOLE) for renderers")
     outlier_neighbors: int = Field(20, ge=2, description="statistical outlier removal: neighbours")
     outlier_std: float = Field(2.0, gt=0, description="statistical outlier removal: std ratio")
     reports: Path = Path("reports/sfm")

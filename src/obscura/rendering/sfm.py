@@ -36,6 +36,7 @@ def _options(params: SfmParams, seed: int):
     extraction = pycolmap.FeatureExtractionOptions(num_threads=threads, max_image_size=params.max_image_size,
                                                    use_gpu=False)
     extraction.sift.max_num_features = params.max_num_features
+    extraction.sift.first_octave = params.first_octave
     matching = pycolmap.FeatureMatchingOptions(num_threads=threads, use_gpu=False)
     verification = pycolmap.TwoViewGeometryOptions(min_num_inliers=params.min_num_matches)
     mapping = pycolmap.IncrementalPipelineOptions(num_threads=threads, min_num_matches=params.min_num_matches,
@@ -66,13 +67,16 @@ def _verified_pairs(database_path: Path) -> dict[int, int]:
     return {names[i]: n for i, n in partners.items()}
 
 
-def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undistort: bool | None = None,
-            log_fn=None) -> dict:
+def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undistort: bool = True,
+            log_fn=None, verbose: bool = False) -> dict:
     """Reconstruct ``scene_dir``; returns flat metrics (also written to sparse/registration.json).
 
-    ``log_fn(metrics_dict)`` receives each phase's timing as it finishes.
+    ``log_fn(metrics_dict)`` receives each phase's timing as it finishes; COLMAP's own log is shown
+    with ``verbose`` (errors only otherwise).
     """
     import pycolmap
+
+    pycolmap.logging.minloglevel = pycolmap.logging.INFO if verbose else pycolmap.logging.ERROR
 
     from obscura.io import atomic_dir, write_json
     from obscura.rendering.ingest import check_images
@@ -85,7 +89,6 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
     paths = sorted(p for p in image_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     width, height = check_images(paths, what=f"images in {image_dir}")
     names = [p.name for p in paths]
-    undistort = params.undistort if undistort is None else undistort
     if params.deterministic:
         pycolmap.set_random_seed(seed)
     reader, extraction, matching, verification, mapping = _options(params, seed)

@@ -145,4 +145,26 @@ def _write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
         raise ObscuraError(f"{path}: could not write point cloud.")
 
 
-__all__ = ["SCENES", "SceneConfig", "build_scene", "load_split", "make_scene", "split_names"]
+
+def create_scene(name: str, cfg, out_dir: str | os.PathLike | None = None, seed: int = 0,
+                 progress: bool = True, on_view=None) -> dict:
+    """Build scene ``name`` from params (``cfg``: ``ScenesParams``) into ``out_dir`` (default ``cfg.output/name``).
+
+    Names under ``cfg.builtin`` are rendered; names under ``cfg.photos`` are ingested from their folder/video.
+    """
+    from obscura.rendering.ingest import ingest
+
+    out_dir = Path(out_dir) if out_dir is not None else cfg.output / name
+    if name in cfg.photos:
+        return ingest(cfg.photos[name], out_dir, max_size=cfg.ingest.max_size, video_fps=cfg.ingest.video_fps,
+                      test_every=cfg.test_every, name=name, progress=progress)
+    if name not in cfg.builtin:
+        raise ObscuraError(f"scene {name!r} is neither under scenes.builtin ({', '.join(cfg.builtin) or 'none'}) "
+                           f"nor scenes.photos ({', '.join(cfg.photos) or 'none'}) in params.yaml; built-in "
+                           f"scenes available: {sorted(SCENES)}.")
+    spec = cfg.builtin[name]
+    scene = build_scene(name, spec.num_views, cfg.width, cfg.height, spec.fov_x_deg)
+    return make_scene(name, scene, out_dir, supersample=cfg.supersample, test_every=cfg.test_every,
+                      gt_points=cfg.gt_points, seed=seed, progress=progress, on_view=on_view)
+
+__all__ = ["SCENES", "SceneConfig", "build_scene", "create_scene", "load_split", "make_scene", "split_names"]

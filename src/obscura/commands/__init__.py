@@ -1,0 +1,1 @@
+"""CLI command groups, one module per track (mounted in obscura.cli)."""

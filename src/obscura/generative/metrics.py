@@ -56,7 +56,9 @@ class InceptionFeatures(FeatureNet):
 
     def __init__(self):
         super().__init__()
-        self.net = torch.jit.load(str(inception_path()), map_location="cpu").eval()
+        with warnings.catch_warnings():   # TorchScript is what the wheel ships
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.net = torch.jit.load(str(inception_path()), map_location="cpu").eval()
 
     def extract(self, x):
         if x.shape[1] == 1:

@@ -1,0 +1,86 @@
+"""FID/KID wrappers against a reference implementation, in-domain features, image helpers."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg
+
+from obscura.errors import ObscuraError
+from obscura.generative import metrics as M
+from obscura.generative.classifier import FashionClassifier, accuracy, train_classifier
+from obscura.generative.images import grid, to_model_space
+from obscura.generative.registry import tiny_config
+
+
+def reference_fid(a: np.ndarray, b: np.ndarray) -> float:
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def test_fid_on_cached_features_matches_reference():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn((400, 16), generator=g)
+    b = torch.randn((300, 16), generator=g) * 1.3 + 0.5
+    out = M.fid_kid(a, b, subset_size=100, subsets=20, seed=0)
+    assert out["fid"] == pytest.approx(reference_fid(a.double().numpy(), b.double().numpy()), rel=1e-3)
+    same = M.fid_kid(a[:200], a[200:], subset_size=100, subsets=20, seed=0)
+    assert same["fid"] < 0.3 * out["fid"] and abs(same["kid"]) < 0.2 * out["kid"]
+    again = M.fid_kid(a, b, subset_size=100, subsets=20, seed=0)
+    assert again == out
+
+
+def test_feature_width_mismatch_is_clear():
+    with pytest.raises(ObscuraError, match="cached features have width 8, expected 16"):
+        M.fid_kid(torch.zeros(10, 16), torch.zeros(10, 8), 5, 2, 0)
+
+
+def test_inception_features_on_images_and_passthrough():
+    net = M.InceptionFeatures()
+    x = torch.rand(2, 1, 28, 28) * 2 - 1
+    f = net(x)
+    assert f.shape == (2, 2048) and torch.isfinite(f).all()
+    assert torch.equal(net(f), f)
+    assert torch.allclose(net(x.repeat(1, 3, 1, 1)), f, atol=1e-4)
+
+
+def test_classifier_learns_and_features_separate_sets():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (256,), generator=g)
+    x = torch.randn((256, 1, 16, 16), generator=g) * 0.2 + (y.float() * 1.2 - 0.6).view(-1, 1, 1, 1)
+    clf = train_classifier(x.clamp(-1, 1), y, epochs=3, batch_size=32, lr=3e-3, seed=0, progress=False)
+    assert accuracy(clf, x.clamp(-1, 1), y) > 0.95
+    feats = M.ClassifierFeatures(clf)
+    near = M.frechet_distance(feats, x[y == 0][:60], x[y == 0][60:])
+    far = M.frechet_distance(feats, x[y == 0][:60], x[y == 1][:60])
+    assert far > 3 * near
+
+
+def test_reconstruction_metrics_and_blend_off_manifold():
+    model = tiny_config("ae").setup()
+    x = torch.rand(16, 1, 16, 16) * 2 - 1
+    r = M.reconstruction(lambda t: t, x)
+    assert r["recon_mse"] == 0 and r["recon_psnr"] > 60
+    r = M.reconstruction(model, x)
+    assert r["recon_mse"] > 0 and 0 < r["recon_psnr"] < 60
+    ratio = M.blend_off_manifold(model, M.ClassifierFeatures(FashionClassifier(1, 16)), x, pairs=4, seed=0)
+    assert ratio > 0 and np.isfinite(ratio)
+
+
+def test_to_model_space_pads_resizes_and_converts():
+    x = np.full((2, 28, 28), 255, np.uint8)
+    out = to_model_space(x, 32, 1)
+    assert out.shape == (2, 1, 32, 32)
+    assert float(out[0, 0, 0, 0]) == -1 and float(out[0, 0, 16, 16]) == 1
+    rgb = to_model_space(np.random.default_rng(0).random((3, 25, 25, 3)), 32, 3)
+    assert rgb.shape == (3, 3, 32, 32) and rgb.min() >= -1 and rgb.max() <= 1
+    assert to_model_space(x, 64, 3).shape == (2, 3, 64, 64)
+    with pytest.raises(ObscuraError, match="1 or 3 channels"):
+        to_model_space(np.zeros((2, 5, 8, 8)), 32, 1)
+
+
+def test_grid_layout():
+    g = grid(torch.zeros(5, 1, 4, 4), ncol=3, pad=1)
+    assert g.shape == (2 * 5 + 1, 3 * 5 + 1, 1)
+    assert g[1, 1, 0] == 0.5 and g[0, 0, 0] == 1

@@ -36,6 +36,7 @@ class PrepareParams(Section):
 
 
 from obscura.rendering.params import ScenesParams, SfmParams  # noqa: E402  (sections subclass Section above)
+from obscura.inpainting.params import InpaintingParams  # noqa: E402
 
 
 class Params(Section):
@@ -46,6 +47,7 @@ class Params(Section):
     prepare: PrepareParams
     scenes: ScenesParams
     sfm: SfmParams
+    inpainting: InpaintingParams
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:

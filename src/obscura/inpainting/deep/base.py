@@ -65,6 +65,9 @@ class InpaintModel(nn.Module):
     def generator_parameters(self):
         return [p for n, p in self.named_parameters() if not n.startswith("discriminator.")]
 
+    def after_step(self) -> None:
+        """Hook called after each optimiser step (EMA updates)."""
+
     def adversarial(self, output: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
         if self.discriminator is None:
             return output.new_zeros(())

@@ -11,6 +11,7 @@ import torch
 from obscura.errors import ObscuraError
 from obscura.inpainting.deep.base import DeepConfig, InpaintModel
 from obscura.inpainting.deep.coarse_to_fine import CoarseToFineConfig
+from obscura.inpainting.deep.diffusion import DiffusionConfig
 from obscura.inpainting.deep.edge_guided import EdgeGuidedConfig
 from obscura.inpainting.deep.progressive import ProgressiveConfig
 from obscura.inpainting.deep.single_stage import SingleStageConfig
@@ -20,6 +21,7 @@ METHODS: dict[str, type[DeepConfig]] = {
     "coarse_to_fine": CoarseToFineConfig,
     "edge_guided": EdgeGuidedConfig,
     "progressive": ProgressiveConfig,
+    "diffusion": DiffusionConfig,
 }
 
 

@@ -30,6 +30,7 @@ def train(model: InpaintModel, sampler: CropSampler, steps: int, batch_size: int
         loss.backward()
         opt_g.step()
         sched.step()
+        model.after_step()
         if opt_d is not None:
             d_loss = model.discriminator_loss(batch["image"], output, batch["hole"])
             opt_d.zero_grad(set_to_none=True)

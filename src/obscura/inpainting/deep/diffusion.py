@@ -1,0 +1,87 @@
+"""RePaint (Lugmayr et al. 2022) with the generative track's DDPM (UNet + separate DDPMScheduler).
+
+The ε-model is trained unconditionally on photo crops (it never sees masks). Inpainting runs the
+reverse chain on a strided timestep sequence; after every step the known pixels are replaced by
+the ground truth noised to the same level, and each step is repeated ``resample`` times by
+jumping back up with q(x_t | x_t_prev), which harmonises the fill with its surroundings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from obscura.generative.ddpm import Diffusion
+from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite
+
+
+@dataclass(frozen=True)
+class DiffusionConfig(DeepConfig):
+    width: int = 16  # UNet base channels
+    depth: int = 2  # UNet levels - 1 (channel multipliers 1, 2, 2, ...)
+    adv_weight: float = 0.0  # not adversarial
+    timesteps: int = 1000
+    beta_schedule: str = "linear"
+    ema_decay: float = 0.995
+    sample_steps: int = 10  # strided reverse steps at inference
+    resample: int = 2  # RePaint jumps per step (1 = plain replacement)
+    seed: int = 0  # sampling noise
+
+    def build(self) -> "DiffusionInpaint":
+        return DiffusionInpaint(self)
+
+    @classmethod
+    def tiny(cls):
+        return cls(width=8, depth=1, timesteps=50, sample_steps=4, resample=2)
+
+
+class DiffusionInpaint(InpaintModel):
+    def __init__(self, config: DiffusionConfig):
+        super().__init__(config)
+        from obscura.generative.scheduler import DDPMScheduler
+
+        scheduler = DDPMScheduler(config.timesteps, config.beta_schedule, clip_sample=True)
+        mults = (1,) + (2,) * config.depth
+        self.diffusion = Diffusion((3, 2 ** config.depth, 2 ** config.depth), config.width, mults, False,
+                                   scheduler, config.ema_decay)
+        self.multiple = 2 ** config.depth
+
+    def generator_parameters(self):
+        return list(self.diffusion.unet.parameters())
+
+    def generator_loss(self, batch):
+        loss = self.diffusion.loss(batch["image"] * 2 - 1)
+        return loss, {"l1": loss.item(), "eps_mse": loss.item()}, batch["image"]
+
+    def after_step(self) -> None:
+        self.diffusion.update_ema()
+
+    def _jump(self, x: torch.Tensor, t_from: int, t_to: int, generator) -> torch.Tensor:
+        """Sample q(x_t_to | x_t_from) for t_to > t_from (t_from = -1 means x_0)."""
+        sched = self.diffusion.scheduler
+        ratio = sched.alpha_bar(t_to, x) / sched.alpha_bar(t_from, x)
+        return ratio.sqrt() * x + (1 - ratio).sqrt() * torch.randn(x.shape, generator=generator)
+
+    @torch.no_grad()
+    def forward(self, image, hole, progress: bool = False):
+        c = self.config
+        h, w = image.shape[-2:]
+        pad = (0, (-w) % self.multiple, 0, (-h) % self.multiple)
+        x0 = torch.nn.functional.pad(image * 2 - 1, pad, mode="replicate")
+        m = torch.nn.functional.pad(hole, pad, mode="replicate")
+        net, sched = self.diffusion.denoiser(True), self.diffusion.scheduler
+        g = torch.Generator().manual_seed(c.seed)
+        ts = sched.ddim_timesteps(c.sample_steps)
+        x = torch.randn(x0.shape, generator=g)
+        for t, t_prev in tqdm(list(zip(ts, [*ts[1:], -1])), desc="repaint", disable=not progress, leave=False):
+            for r in range(c.resample):
+                unknown = sched.ddim_step(net(x, t), t, t_prev, x, eta=1.0, generator=g)
+                known = x0 if t_prev < 0 else sched.add_noise(x0, torch.randn(x0.shape, generator=g), t_prev)
+                x_prev = m * unknown + (1 - m) * known
+                if r < c.resample - 1 and t_prev >= 0:
+                    x = self._jump(x_prev, t_prev, t, g)
+            x = x_prev
+        out = (x[..., :h, :w] + 1) / 2
+        return composite(out, image, hole)

@@ -1,0 +1,47 @@
+"""One calling convention for every method: ``fn(image HxWx3 float, mask HxW bool) -> image``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from obscura.errors import ObscuraError
+from obscura.inpainting.classical import CLASSICAL
+from obscura.inpainting.inputs import check_inputs, composite
+
+Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def deep_method(model) -> Method:
+    """Wrap a trained deep inpainting model as a numpy method."""
+    import torch
+
+    def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        image, mask = check_inputs(image, mask)
+        x = torch.from_numpy(image.transpose(2, 0, 1)[None].copy())
+        m = torch.from_numpy(mask[None, None].astype(np.float32))
+        with torch.no_grad():
+            out = model.eval()(x, m)[0].numpy().transpose(1, 2, 0)
+        return composite(out, image, mask)
+    return run
+
+
+def get_method(name: str, models_dir: str | Path | None = None, criminisi_patch: int = 9) -> Method:
+    """A classical method by name, or a deep one loaded from ``models_dir/<name>``."""
+    if name in CLASSICAL:
+        fn = CLASSICAL[name]
+        if name in ("criminisi", "hybrid"):
+            return lambda image, mask: fn(image, mask, patch_size=criminisi_patch)
+        return fn
+    from obscura.inpainting.deep.registry import METHODS, load_checkpoint
+
+    if name not in METHODS:
+        raise ObscuraError(f"unknown inpainting method {name!r}; classical: {', '.join(CLASSICAL)}; "
+                           f"deep: {', '.join(METHODS)}.")
+    if models_dir is None:
+        raise ObscuraError(f"deep method {name!r} needs trained weights; pass the models directory "
+                           "(train with `dvc repro train_inpainting@<method>`).")
+    _, model = load_checkpoint(Path(models_dir) / name)
+    return deep_method(model)

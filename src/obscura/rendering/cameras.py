@@ -208,9 +208,10 @@ def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) -> tuple[
 
 
 def rotation_angle_deg(R: np.ndarray) -> np.ndarray:
-    """Rotation angle(s) in degrees of (..., 3, 3) rotation matrices."""
+    """Rotation angle(s) in degrees of (..., 3, 3) rotation matrices (atan2 form: exact near 0)."""
     cos = (np.trace(R, axis1=-2, axis2=-1) - 1) / 2
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    axis = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1)
+    return np.degrees(np.arctan2(np.linalg.norm(axis, axis=-1) / 2, cos))
 
 
 def pose_errors(est: np.ndarray, gt: np.ndarray) -> dict[str, float]:

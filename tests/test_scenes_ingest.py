@@ -1,0 +1,96 @@
+"""Photo folder / video ingest: normalisation and one clear error per kind of bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from obscura.errors import ObscuraError
+from obscura.rendering.ingest import BadImagesError, check_images, ingest
+from obscura.rendering.scenes.textures import photo
+
+
+def _save(path, array, **kw):
+    Image.fromarray((np.asarray(array) * 255).astype(np.uint8)).save(path, **kw)
+    return path
+
+
+def _photos(folder, n=4, size=(48, 36)):
+    folder.mkdir(parents=True, exist_ok=True)
+    img = photo("astronaut")
+    for i in range(n):
+        _save(folder / f"p{i}.jpg", img[i * 20:i * 20 + size[1], i * 10:i * 10 + size[0]])
+    return folder
+
+
+def test_ingest_rotates_by_exif_downscales_and_writes_split(tmp_path):
+    src = _photos(tmp_path / "in", n=9, size=(80, 60))
+    upright = np.asarray(Image.open(src / "p3.jpg"))
+    # p3 is stored sideways with EXIF orientation 6 ("rotate 90 CW to view"): it must come out as the others
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.rot90(upright, 1)).save(src / "p3.jpg", exif=exif, quality=95)
+    out = ingest(src, tmp_path / "scene", max_size=40, test_every=8, progress=False)
+    assert out == {"num_images": 9, "width": 40, "height": 30}
+    names = [f"p{i}.png" for i in range(9)]
+    assert sorted(p.name for p in (tmp_path / "scene" / "images").iterdir()) == names
+    got = np.asarray(Image.open(tmp_path / "scene" / "images" / "p3.png"), np.float32)
+    ref = np.asarray(Image.fromarray(upright).resize((40, 30), Image.Resampling.LANCZOS), np.float32)
+    assert got.shape == (30, 40, 3) and np.abs(got - ref).mean() < 6  # JPEG re-encode noise only
+    info = json.loads((tmp_path / "scene" / "scene.json").read_text())
+    assert info["split"]["test"] == ["p0.png", "p8.png"] and info["kind"] == "photos"
+
+
+def test_ingest_video_takes_frames_at_the_requested_rate(tmp_path):
+    import cv2
+
+    path = tmp_path / "walk.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for i in range(20):  # 2 seconds at 10 fps
+        writer.write(np.full((48, 64, 3), i * 12, np.uint8))
+    writer.release()
+    out = ingest(path, tmp_path / "scene", max_size=None, video_fps=2.0, progress=False)
+    assert out["num_images"] == 4 and (out["width"], out["height"]) == (64, 48)
+    first, second = (np.asarray(Image.open(tmp_path / "scene" / "images" / f"frame_{i:05d}.png")) for i in (0, 1))
+    assert abs(float(second.mean()) - float(first.mean()) - 5 * 12) < 8  # frame 5 follows frame 0
+
+
+def test_corrupt_jpeg_and_text_named_jpg_are_listed_in_one_error(tmp_path):
+    src = _photos(tmp_path / "in")
+    data = (src / "p1.jpg").read_bytes()
+    (src / "p1.jpg").write_bytes(data[: len(data) // 2])       # truncated JPEG
+    (src / "notes.jpg").write_text("this is not a photo\n")
+    with pytest.raises(BadImagesError) as err:
+        ingest(src, tmp_path / "scene", progress=False)
+    msg = str(err.value)
+    assert "p1.jpg" in msg and "corrupt" in msg and "notes.jpg" in msg and "not an image" in msg
+    assert "p0.jpg" not in msg and "Remove these files" in msg
+    assert not (tmp_path / "scene").exists()
+
+
+def test_fewer_than_three_images_is_an_error(tmp_path):
+    src = _photos(tmp_path / "in", n=2)
+    with pytest.raises(BadImagesError, match=r"found 2 image\(s\).*at least 3"):
+        ingest(src, tmp_path / "scene", progress=False)
+    with pytest.raises(BadImagesError, match="at least 3"):
+        check_images(sorted(src.iterdir()))
+
+
+def test_mixed_sizes_name_the_odd_files(tmp_path):
+    src = _photos(tmp_path / "in", n=4, size=(48, 36))
+    _save(src / "odd.png", photo("coffee")[:50, :70])
+    with pytest.raises(BadImagesError) as err:
+        ingest(src, tmp_path / "scene", max_size=None, progress=False)
+    msg = str(err.value)
+    assert "2 different sizes" in msg and "70x50: odd" in msg and "48x36" in msg
+    with pytest.raises(BadImagesError, match="70x50: odd.png"):
+        check_images(sorted(src.iterdir()))
+
+
+def test_missing_folder_and_non_video_file(tmp_path):
+    with pytest.raises(ObscuraError, match="not a directory"):
+        ingest(tmp_path / "nope", tmp_path / "scene", progress=False)
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(ObscuraError, match="not a video"):
+        ingest(tmp_path / "a.txt", tmp_path / "scene", progress=False)

@@ -1,0 +1,141 @@
+"""Structure-from-motion on a small built-in scene (through the DVC stages) and its failure modes."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+from PIL import Image
+
+from obscura.config import parse_params
+from obscura.errors import ObscuraError
+from obscura.rendering.cameras import read_colmap_model
+from obscura.rendering.ingest import BadImagesError
+from obscura.rendering.scenes.textures import photo
+from obscura.rendering.sfm import ReconstructionError, run_sfm
+from stages import scenes as scenes_stage
+from stages import sfm as sfm_stage
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Params for a 16-view 320x240 room scene, deterministic SfM, outputs in a temporary folder."""
+    import yaml
+
+    from tests.conftest import REPO
+
+    root = tmp_path_factory.mktemp("sfm")
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["scenes"].update(output=str(root / "scenes"), width=320, height=240, gt_points=2000,
+                         builtin={"room": {"num_views": 16, "fov_x_deg": 65}}, photos={})
+    raw["sfm"].update(scenes=["room"], deterministic=True, reports=str(root / "reports"))
+    return parse_params(raw), root
+
+
+@pytest.fixture(scope="module")
+def room(tiny):
+    """The stages run once for the module (render ~3 s + SfM ~7 s on 2 cores)."""
+    import os
+
+    params, root = tiny
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    try:
+        scenes_stage.run(params, "room")
+        metrics = sfm_stage.run(params, "room")
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old
+    return params, root, metrics
+
+
+def test_sfm_registers_every_image_and_matches_ground_truth(room):
+    params, root, m = room
+    assert m["images_registered"] == m["images_total"] == 16 and m["unregistered_images"] == []
+    assert m["rotation_error_median_deg"] <= 0.1
+    assert m["center_error_median_pct"] <= 0.5 and m["center_error_max_pct"] <= 1.0
+    assert m["focal_error_pct"] < 2.0
+    assert m["mean_reprojection_error_px"] < 1.0 and m["mean_track_length"] > 3 and m["num_points3d"] > 200
+
+
+def test_sfm_outputs_follow_the_scene_contract(room):
+    params, root, m = room
+    scene = root / "scenes" / "room"
+    rec = read_colmap_model(scene / "sparse" / "0")
+    assert rec.num_reg_images() == 16 and (scene / "sparse" / "0" / "images.bin").is_file()
+    assert not (scene / "sparse" / "database.db").exists()
+    und = read_colmap_model(scene / "undistorted" / "sparse" / "0")
+    assert {c.model_name for c in und.cameras.values()} == {"PINHOLE"}
+    assert len(list((scene / "undistorted" / "images").iterdir())) == 16
+    reg = json.loads((scene / "sparse" / "registration.json").read_text())
+    assert len(reg["registered"]) == 16 and reg["unregistered"] == []
+
+    import open3d as o3d
+
+    pcd = o3d.io.read_point_cloud(str(scene / "sparse" / "points3D.ply"))
+    assert 0 < len(pcd.points) <= m["num_points3d"] and len(pcd.colors) == len(pcd.points)
+    report = json.loads((root / "reports" / "room.json").read_text())
+    assert report["images_registered"] == 16 and all(isinstance(v, (int, float)) for v in report.values())
+    assert Image.open(root / "reports" / "room.png").size[0] > 100
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    runs = {r.info.run_name: r for r in client.search_runs(client.search_experiments()[0].experiment_id.split())}
+    assert {"scenes@room", "sfm@room"} <= set(runs)
+    assert runs["sfm@room"].data.metrics["images_registered"] == 16
+
+
+def test_deterministic_mode_repeats_the_same_model(room, tmp_path):
+    params, root, m = room
+    scene = tmp_path / "copy"
+    shutil.copytree(root / "scenes" / "room" / "images", scene / "images")
+    again = run_sfm(scene, params.sfm, seed=params.seed, undistort=False)
+    for key in ["num_points3d", "mean_reprojection_error_px", "mean_track_length"]:
+        assert again[key] == m[key]
+
+
+def test_unrelated_image_is_reported_not_silently_dropped(room, tmp_path):
+    params, root, _ = room
+    scene = tmp_path / "mixed"
+    shutil.copytree(root / "scenes" / "room" / "images", scene / "images")
+    intruder = (photo("moon")[100:340, 50:370] * 255).astype(np.uint8)  # 320x240, not in the room
+    Image.fromarray(intruder).save(scene / "images" / "zz_moon.png")
+    m = run_sfm(scene, params.sfm, seed=params.seed, undistort=False)
+    assert m["unregistered_images"] == ["zz_moon.png"] and m["images_registered"] == 16
+    assert m["registered_fraction"] == pytest.approx(16 / 17)
+    assert json.loads((scene / "sparse" / "registration.json").read_text())["unregistered"] == ["zz_moon.png"]
+
+
+def test_photos_without_overlap_fail_with_advice(tiny, tmp_path):
+    params, _ = tiny
+    (tmp_path / "s" / "images").mkdir(parents=True)
+    for name in ["astronaut", "coffee", "rocket", "chelsea"]:
+        Image.fromarray((photo(name)[:240, :320] * 255).astype(np.uint8)).save(tmp_path / "s" / "images" / f"{name}.png")
+    with pytest.raises(ReconstructionError, match="overlap") as err:
+        run_sfm(tmp_path / "s", params.sfm, undistort=False)
+    assert "astronaut.png" in str(err.value)
+    assert not (tmp_path / "s" / "sparse").exists()
+
+
+@pytest.mark.parametrize("problem", ["two_images", "text_as_jpg", "corrupt_jpeg", "mixed_sizes", "no_images_dir"])
+def test_bad_sfm_inputs_raise_one_clear_error(tiny, tmp_path, problem):
+    params, _ = tiny
+    images = tmp_path / "s" / "images"
+    if problem != "no_images_dir":
+        images.mkdir(parents=True)
+        for i in range(2 if problem == "two_images" else 4):
+            Image.fromarray((photo("astronaut")[i * 10:i * 10 + 60, :80] * 255).astype(np.uint8)).save(images / f"{i}.jpg")
+    if problem == "text_as_jpg":
+        (images / "readme.jpg").write_text("hello")
+    if problem == "corrupt_jpeg":
+        (images / "2.jpg").write_bytes((images / "2.jpg").read_bytes()[:300])
+    if problem == "mixed_sizes":
+        Image.fromarray(np.zeros((50, 70, 3), np.uint8)).save(images / "big.jpg")
+    expected = {"two_images": (BadImagesError, "at least 3"), "text_as_jpg": (BadImagesError, "readme.jpg: not an image"),
+                "corrupt_jpeg": (BadImagesError, "2.jpg: corrupt"), "mixed_sizes": (BadImagesError, "70x50: big.jpg"),
+                "no_images_dir": (ObscuraError, "no images/ folder")}[problem]
+    with pytest.raises(expected[0], match=expected[1]):
+        run_sfm(tmp_path / "s", params.sfm, undistort=False)
+    assert not (tmp_path / "s" / "sparse").exists()

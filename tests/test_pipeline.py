@@ -56,3 +56,20 @@ def test_flow_rejects_unknown_target(mini_repo):
 
     with pytest.raises(ValueError, match="unknown stage"):
         with_upstream(stage_order(mini_repo), ["nope"], mini_repo)
+
+
+def test_queued_experiment_run_lands_in_main_store(mini_repo):
+    import time
+
+    assert dvc(mini_repo, "exp", "run", "--queue", "-S", "prepare.train_limit=8").returncode == 0
+    assert dvc(mini_repo, "queue", "start", "-j", "1").returncode == 0
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = dvc(mini_repo, "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert "Success" in status, status
+    runs = prepare_runs(mini_repo)
+    assert [r.data.params["train_limit"] for r in runs] == ["8"]
+    assert runs[0].data.tags.get("dvc.exp_name")

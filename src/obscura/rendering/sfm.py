@@ -251,17 +251,31 @@ def preview(scene_dir: str | os.PathLike, path: str | os.PathLike, max_points: i
         pick = np.random.default_rng(seed).choice(len(xyz), max_points, replace=False)
         xyz, rgb = xyz[pick], rgb[pick]
     poses = np.stack(list(reconstruction_poses(read_colmap_model(scene_dir / "sparse" / "0")).values()))
-    centers = camera_centers(poses)
-    forward = poses[:, 2, :3]
-    scale = 0.05 * np.linalg.norm(np.ptp(np.concatenate([xyz, centers]), axis=0))
+    centers, forward = camera_centers(poses), poses[:, 2, :3]
+    # express everything in a frame whose +z is the cameras' mean "up" (-y image axis), centred on the points
+    up = -poses[:, 1, :3].mean(0)
+    up /= np.linalg.norm(up)
+    x = np.cross(up, [1.0, 0, 0] if abs(up[0]) < 0.9 else [0, 1.0, 0])
+    x /= np.linalg.norm(x)
+    frame = np.stack([x, np.cross(up, x), up])
+    origin = np.median(xyz, 0) if len(xyz) else centers.mean(0)
+    xyz, centers, forward = (xyz - origin) @ frame.T, (centers - origin) @ frame.T, forward @ frame.T
+    both = np.concatenate([xyz, centers])
+    lo, hi = np.percentile(both, 1, axis=0), np.percentile(both, 99, axis=0)
+    lo, hi = np.minimum(lo, centers.min(0)), np.maximum(hi, centers.max(0))
+    keep = np.all((xyz >= lo) & (xyz <= hi), axis=1)
+    xyz, rgb = xyz[keep], rgb[keep]
+    scale = 0.06 * np.linalg.norm(hi - lo)
     fig = plt.figure(figsize=(10, 5), dpi=100)
-    for k, (elev, azim) in enumerate([(30, -60), (85, -90)]):
+    for k, (elev, azim) in enumerate([(25, -60), (89, -90)]):
         ax = fig.add_subplot(1, 2, k + 1, projection="3d")
         ax.scatter(*xyz.T, c=np.clip(rgb, 0, 1), s=0.5, depthshade=False)
         ax.scatter(*centers.T, c="red", s=8)
         ax.quiver(*centers.T, *(forward * scale).T, color="red", linewidth=0.6)
+        ax.set_xlim(lo[0], hi[0]), ax.set_ylim(lo[1], hi[1]), ax.set_zlim(lo[2], hi[2])
+        ax.set_box_aspect(hi - lo)
         ax.view_init(elev=elev, azim=azim)
-        ax.set_title(f"{len(centers)} cameras, {len(xyz)} points")
+        ax.set_title(f"{len(centers)} cameras, {int(keep.sum())} points")
         ax.set_axis_off()
     fig.tight_layout()
     with atomic_path(path) as tmp:

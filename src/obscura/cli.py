@@ -22,6 +22,11 @@ from obscura.commands import scene as _scene  # noqa: E402  (typer apps only; he
 app.add_typer(_scene.app, name="scene")
 app.command("sfm")(_scene.sfm)
 
+from obscura.commands import inpaint as _inpaint  # noqa: E402
+
+app.command("inpaint")(_inpaint.inpaint)
+app.command("outpaint")(_inpaint.outpaint)
+
 
 @params_app.command("check")
 def params_check(path: Annotated[Path | None, typer.Argument(help="params file (default: ./params.yaml)")] = None):

@@ -71,18 +71,20 @@ def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
 
 def comparison_grid(masked: np.ndarray, outputs: dict[str, np.ndarray], target: np.ndarray,
                     columns: int = 6) -> np.ndarray:
-    """Labelled tiles: input with hole (magenta), each method, ground truth."""
+    """Labelled tiles (uint8): input with hole (magenta), each method, ground truth."""
     import cv2
+
+    from obscura.io import to_uint8
 
     tiles = [("input", masked), *outputs.items(), ("ground truth", target)]
     h, w = target.shape[:2]
     bar = 14
     rows = -(-len(tiles) // columns)
-    grid = np.ones((rows * (h + bar + 4), columns * (w + 4), 3), np.float32)
+    grid = np.full((rows * (h + bar + 4), columns * (w + 4), 3), 255, np.uint8)
     for i, (label, tile) in enumerate(tiles):
         r, c = divmod(i, columns)
         y, x = r * (h + bar + 4) + 2, c * (w + 4) + 2
-        grid[y + bar:y + bar + h, x:x + w] = tile
+        grid[y + bar:y + bar + h, x:x + w] = to_uint8(tile)
         cv2.putText(grid, label[:18], (x + 1, y + bar - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
                     cv2.LINE_AA)
     return grid

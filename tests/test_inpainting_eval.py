@@ -1,0 +1,108 @@
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from skimage import data
+from skimage.transform import resize
+
+from obscura.errors import ObscuraError
+from obscura.inpainting.classical import CLASSICAL
+from obscura.inpainting.evaluate import comparison_grid, evaluate, scores, summarise
+from obscura.inpainting.masks import mask_set
+from obscura.inpainting.methods import deep_method, get_method
+from obscura.inpainting.outpaint import extend_canvas, outpaint
+from obscura.io import load_image, save_image
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return resize(data.coffee()[:, 100:500], (40, 40), anti_aliasing=True).astype(np.float32)
+
+
+def test_scores_label_hole_and_full(photo):
+    mask = np.zeros((40, 40), bool)
+    mask[:10] = True
+    out = photo.copy()
+    out[mask] = np.clip(out[mask] + 0.1, 0, 1)
+    s = scores(out, photo, mask)
+    err = ((out - photo.astype(np.float64)) ** 2)
+    assert s["hole_psnr"] == pytest.approx(10 * np.log10(1 / err[mask].mean()))
+    assert s["full_psnr"] == pytest.approx(10 * np.log10(1 / err.mean()))
+    assert s["full_psnr"] > s["hole_psnr"]  # the hole is a quarter of the image
+    assert 0 < s["ssim"] < 1 and s["hole_l1"] <= 0.1 + 1e-6
+
+
+def test_evaluate_and_summarise(photo):
+    cases = [{**c, "image": "coffee"} for c in mask_set((40, 40), 1, buckets=[(10, 20), (30, 40)], seed=0)]
+    methods = {n: CLASSICAL[n] for n in ("harmonic", "telea")}
+    rows = evaluate(methods, {"coffee": photo}, cases)
+    assert len(rows) == 4 and all(r["known_unchanged"] for r in rows)
+    table, metrics = summarise(rows)
+    assert {(t["method"], t["bucket"]) for t in table} >= {("harmonic", "10-20"), ("telea", "30-40"),
+                                                           ("harmonic", "all")}
+    assert metrics["harmonic.10-20.hole_psnr"] > 10
+    assert all(np.isfinite(v) for v in metrics.values())
+
+
+def test_grid_has_a_tile_per_method(photo):
+    grid = comparison_grid(photo, {"a": photo, "b": photo}, photo, columns=2)
+    assert grid.shape[1] == 2 * 44 and grid.shape[0] == 2 * (40 + 14 + 4)
+
+
+@pytest.mark.parametrize("name", ["harmonic", "criminisi"])
+def test_outpaint_extends_and_keeps_image(photo, name):
+    out = outpaint(photo, get_method(name, criminisi_patch=5), left=6, bottom=4)
+    assert out.shape == (44, 46, 3)
+    np.testing.assert_array_equal(out[:40, 6:], photo)
+    assert out[:, :6].std() > 0.01  # filled with content, not left black
+
+
+def test_outpaint_with_deep_model(photo):
+    from obscura.inpainting.deep.registry import make_config
+
+    fn = deep_method(make_config("single_stage", tiny=True).build())
+    out = outpaint(photo, fn, top=5, right=3)
+    assert out.shape == (45, 43, 3)
+    np.testing.assert_array_equal(out[5:, :40], photo)
+    with pytest.raises(ObscuraError, match="margins"):
+        extend_canvas(photo)
+
+
+def test_unknown_method_and_missing_weights(tmp_path):
+    with pytest.raises(ObscuraError, match="unknown inpainting method"):
+        get_method("magic")
+    with pytest.raises(ObscuraError, match="not a deep inpainting checkpoint"):
+        get_method("single_stage", tmp_path)
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "obscura", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_cli_inpaint_and_errors(tmp_path, photo):
+    save_image(tmp_path / "img.png", photo)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:20, 12:30] = 255
+    save_image(tmp_path / "mask.png", mask)
+    r = _cli("inpaint", "img.png", "mask.png", "out.png", "--method", "telea", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out, src = load_image(tmp_path / "out.png"), load_image(tmp_path / "img.png")
+    np.testing.assert_array_equal(out[mask == 0], src[mask == 0])
+    save_image(tmp_path / "small.png", mask[:20])
+    r = _cli("inpaint", "img.png", "small.png", "bad.png", cwd=tmp_path)
+    assert r.returncode == 2 and "resize the mask" in r.stderr and not (tmp_path / "bad.png").exists()
+    save_image(tmp_path / "empty.png", np.zeros((40, 40), np.uint8))
+    r = _cli("inpaint", "img.png", "empty.png", "bad.png", cwd=tmp_path)
+    assert r.returncode == 2 and "nothing to inpaint" in r.stderr
+    (tmp_path / "text.png").write_text("hello")
+    r = _cli("inpaint", "text.png", "mask.png", "bad.png", cwd=tmp_path)
+    assert r.returncode == 2 and "not a readable image" in r.stderr
+    rgba = np.concatenate([(photo * 255).astype(np.uint8), np.full((40, 40, 1), 255, np.uint8)], 2)
+    save_image(tmp_path / "rgba.png", rgba)
+    r = _cli("inpaint", "rgba.png", "mask.png", "rgba_out.png", "--method", "harmonic", cwd=tmp_path)
+    assert r.returncode == 0 and "alpha" in r.stderr
+    r = _cli("outpaint", "img.png", "wide.png", "--right", "8", "--method", "harmonic", cwd=tmp_path)
+    assert r.returncode == 0 and load_image(tmp_path / "wide.png").shape == (40, 48, 3)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-METHOD_HELP = ("classical: harmonic, biharmonic, total_variation, telea, navier_stokes, skimage_biharmonic, "
+METHOD_HELP = ("classical: harmonic, biharmonic, total_variation, push_pull, telea, navier_stokes, skimage_biharmonic, "
                "criminisi, hybrid; deep (trained weights): single_stage, coarse_to_fine, edge_guided, "
                "progressive, diffusion")
 

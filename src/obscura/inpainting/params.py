@@ -27,7 +27,7 @@ class InpaintingParams(Section):
     kinds: list[str] = Field(default_factory=lambda: ["strokes", "rectangles", "box"])
     masks_per_bucket: int = Field(1, ge=1, description="evaluation masks per held-out photo and bucket")
     classical: list[str] = Field(default_factory=lambda: [
-        "harmonic", "biharmonic", "total_variation", "telea", "navier_stokes", "skimage_biharmonic",
+        "harmonic", "biharmonic", "total_variation", "push_pull", "telea", "navier_stokes", "skimage_biharmonic",
         "criminisi", "hybrid"])
     deep: dict[str, DeepTrainParams] = Field(default_factory=dict)
     grid_bucket: tuple[int, int] = Field((30, 40), description="bucket shown in the comparison grids")

@@ -52,7 +52,7 @@ def test_gan_and_ddpm_shapes(c, s):
 @pytest.mark.parametrize("name", ["ae", "vae", "ddpm", "ldm"])
 def test_one_step_lowers_loss_on_fixed_batch(name):
     model = build(name)
-    x = batch()
+    x = model.training_data(batch())
     opts = model.configure_optimizers(2e-3)
     before = model.loss(x, torch.Generator().manual_seed(5))[0].item()
     model.training_step(x, opts, torch.Generator().manual_seed(5))
@@ -146,7 +146,9 @@ def test_ldm_latent_scale_unit_variance():
     x = batch(n=32)
     scale = ldm.fit_latent_scale(x)
     assert scale > 0
-    z = ldm.latents(x, torch.Generator().manual_seed(0))
+    moments = ldm.training_data(x)
+    assert moments.shape == (32, 4, 4, 4)
+    z = ldm.latents(moments, torch.Generator().manual_seed(0))
     assert abs(float(z.std()) - 1.0) < 0.2
 
 

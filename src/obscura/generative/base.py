@@ -45,6 +45,10 @@ class GenerativeModel(nn.Module):
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
 
+    def training_data(self, images: torch.Tensor) -> torch.Tensor:
+        """What ``loss``/``training_step`` consume, computed once from the images (default: the images)."""
+        return images
+
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError
 

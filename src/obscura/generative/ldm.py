@@ -70,28 +70,38 @@ class LDM(GenerativeModel):
         return self
 
     @torch.no_grad()
-    def latents(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Scaled latents of images (a posterior sample for a VAE, the code for an AE)."""
-        if isinstance(self.autoencoder, VAE):
-            mu, logvar = self.autoencoder.posterior(x)
-            z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
-        else:
-            z = self.autoencoder.encode(x)
-        return z * self.latent_scale
+    def training_data(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Posterior moments ``cat(μ, log σ²)`` of every image, encoded once (an AE gives σ ≈ 0)."""
+        out = []
+        for i in range(0, len(images), batch_size):
+            x = images[i:i + batch_size]
+            if isinstance(self.autoencoder, VAE):
+                mu, logvar = self.autoencoder.posterior(x)
+            else:
+                mu = self.autoencoder.encode(x)
+                logvar = torch.full_like(mu, -60.0)
+            out.append(torch.cat([mu, logvar], 1))
+        return torch.cat(out)
+
+    def latents(self, moments: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Scaled latent samples z ~ q(z|x) from precomputed moments."""
+        mu, logvar = moments.chunk(2, dim=1)
+        return (mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)) * self.latent_scale
 
     @torch.no_grad()
-    def fit_latent_scale(self, x: torch.Tensor, batch_size: int = 256) -> float:
+    def fit_latent_scale(self, images: torch.Tensor) -> float:
+        """Set ``latent_scale`` so that latents of ``images`` have unit standard deviation."""
         self.latent_scale.fill_(1.0)
-        z = torch.cat([self.latents(x[i:i + batch_size], torch.Generator().manual_seed(i))
-                       for i in range(0, len(x), batch_size)])
+        z = self.latents(self.training_data(images), torch.Generator().manual_seed(0))
         self.latent_scale.fill_(1.0 / float(z.std()))
         return float(self.latent_scale)
 
     def configure_optimizers(self, lr):
         return {"model": torch.optim.Adam(self.diffusion.unet.parameters(), lr=lr)}
 
-    def loss(self, x, generator=None):
-        return self.diffusion.loss(self.latents(x, generator), generator), {}
+    def loss(self, moments, generator=None):
+        """Diffusion loss on latents sampled from ``moments`` (a batch of ``training_data``)."""
+        return self.diffusion.loss(self.latents(moments, generator), generator), {}
 
     def training_step(self, x, optimizers, generator=None):
         logs = super().training_step(x, optimizers, generator)

@@ -77,7 +77,8 @@ class ClassifierParams(Section):
 
 
 class GenerativeParams(Section):
-    seed: int = Field(ge=0)
+    """Generative track; seeds come from the top-level ``seed``."""
+
     image_size: int = Field(ge=8, description="Fashion-MNIST 28x28 is centre-padded (32) or resized to this")
     channels: Literal[1, 3]
     prepared: Path

@@ -81,6 +81,7 @@ def train(model: GenerativeModel, data: torch.Tensor, settings: TrainSettings,
     mean metrics, ``on_epoch(epoch, means)`` each epoch's.
     """
     model.check_images(data[:1])
+    data = model.training_data(data)
     steps_per_epoch = len(data) // settings.batch_size
     if steps_per_epoch == 0:
         raise ObscuraError(f"training set has {len(data)} images, fewer than one batch of {settings.batch_size}; "

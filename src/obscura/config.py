@@ -37,6 +37,7 @@ class PrepareParams(Section):
 
 from obscura.rendering.params import ScenesParams, SfmParams  # noqa: E402  (sections subclass Section above)
 from obscura.inpainting.params import InpaintingParams  # noqa: E402
+from obscura.generative.params import GenerativeParams  # noqa: E402
 
 
 class Params(Section):
@@ -48,6 +49,7 @@ class Params(Section):
     scenes: ScenesParams
     sfm: SfmParams
     inpainting: InpaintingParams
+    generative: GenerativeParams
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:

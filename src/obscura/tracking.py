@@ -121,11 +121,12 @@ class Tracker:
 
         mlflow.log_dict(obj, name)
 
-    def log_torch_model(self, model, name: str, registered_model_name: str | None = None) -> None:
-        """Log a torch module as an MLflow model, optionally registering it."""
+    def log_torch_model(self, model, name: str, registered_model_name: str | None = None, **kwargs) -> None:
+        """Log a torch module as an MLflow model, optionally registering it (``kwargs`` go to MLflow,
+        e.g. ``serialization_format="pickle"`` for modules without a traceable ``forward``)."""
         import mlflow.pytorch
 
-        mlflow.pytorch.log_model(model, name=name, registered_model_name=registered_model_name)
+        mlflow.pytorch.log_model(model, name=name, registered_model_name=registered_model_name, **kwargs)
 
 
 def ensure_experiment(name: str) -> str:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from obscura.inpainting.deep.nets import PatchDiscriminator, pyramid_fill
+from obscura.inpainting.deep.nets import PatchDiscriminator, harmonic_smooth, pyramid_fill
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class DeepConfig:
     blocks: int = 2
     adv_weight: float = 0.003
     disc_width: int = 16
+    smooth_iterations: int = 20  # Jacobi steps after the push-pull initial fill
     uses_edges = False  # class attribute: the sampler must provide Canny edge targets
 
     def build(self) -> "InpaintModel":
@@ -52,10 +53,10 @@ class InpaintModel(nn.Module):
         self.config = config
         self.discriminator = PatchDiscriminator(4, config.disc_width) if config.adv_weight > 0 else None
 
-    @staticmethod
-    def prepare(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        """The network sees the push-pull initial fill, never the hidden pixels."""
-        return pyramid_fill(image * (1 - hole), hole)
+    def prepare(self, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """The initial fill the networks refine (they never see the hidden pixels): push-pull,
+        then a few Jacobi iterations towards the harmonic fill."""
+        return harmonic_smooth(pyramid_fill(image * (1 - hole), hole), hole, self.config.smooth_iterations)
 
     @staticmethod
     def net_input(*maps: torch.Tensor) -> torch.Tensor:

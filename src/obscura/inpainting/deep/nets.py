@@ -27,6 +27,17 @@ def pyramid_fill(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     return image * known + up * hole
 
 
+def harmonic_smooth(image: torch.Tensor, hole: torch.Tensor, iterations: int) -> torch.Tensor:
+    """Jacobi iterations of Laplace's equation inside the hole (known pixels fixed): after the
+    push-pull fill this approaches the harmonic solution (see classical/variational.py)."""
+    c = image.shape[1]
+    kernel = image.new_tensor([[0, 1, 0], [1, 0, 1], [0, 1, 0]]).div(4).view(1, 1, 3, 3).repeat(c, 1, 1, 1)
+    for _ in range(iterations):
+        avg = F.conv2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), kernel, groups=c)
+        image = image * (1 - hole) + avg * hole
+    return image
+
+
 class ResBlock(nn.Module):
     def __init__(self, ch: int, dilation: int):
         super().__init__()
@@ -57,6 +68,8 @@ class Generator(nn.Module):
             nn.Sequential(nn.Conv2d(chans[i + 1] + chans[i], chans[i], 3, padding=1), nn.LeakyReLU(0.2))
             for i in reversed(range(depth)))
         self.head = nn.Conv2d(width + in_ch, out_ch, 3, padding=1)
+        nn.init.zeros_(self.head.weight)  # start as the identity on the initial fill (residual = 0)
+        nn.init.zeros_(self.head.bias)
         self.multiple = 2 ** (depth + 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

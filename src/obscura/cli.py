@@ -27,6 +27,10 @@ from obscura.commands import inpaint as _inpaint  # noqa: E402
 app.command("inpaint")(_inpaint.inpaint)
 app.command("outpaint")(_inpaint.outpaint)
 
+from obscura.commands import generative as _generative  # noqa: E402
+
+app.add_typer(_generative.app, name="generative")
+
 
 @params_app.command("check")
 def params_check(path: Annotated[Path | None, typer.Argument(help="params file (default: ./params.yaml)")] = None):

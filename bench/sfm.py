@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--scenes", nargs="*", default=None, help="built-in scenes (default: params scenes.builtin)")
     ap.add_argument("--views", type=int, default=None, help="override the number of views")
     ap.add_argument("--first-octave", type=int, default=None, help="override sfm.first_octave")
+    ap.add_argument("--max-features", type=int, default=None, help="override sfm.max_num_features")
     ap.add_argument("--threads", type=int, default=None, help="override sfm.num_threads")
     args = ap.parse_args()
 
@@ -44,7 +45,8 @@ def main() -> None:
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())  # only the two sections this bench needs
     sc, sfm, seed = ScenesParams.model_validate(raw["scenes"]), SfmParams.model_validate(raw["sfm"]), raw["seed"]
-    updates = {k: v for k, v in (("first_octave", args.first_octave), ("num_threads", args.threads)) if v is not None}
+    updates = {k: v for k, v in (("first_octave", args.first_octave), ("num_threads", args.threads),
+                                              ("max_num_features", args.max_features)) if v is not None}
     sfm = sfm.model_copy(update=updates)
     result = {"load_avg_1min_start": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
               "first_octave": sfm.first_octave, "camera_model": sfm.camera_model, "targets": TARGETS}

@@ -29,7 +29,7 @@ def tiny(tmp_path_factory):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["scenes"].update(output=str(root / "scenes"), width=320, height=240, gt_points=2000,
                          builtin={"room": {"num_views": 16, "fov_x_deg": 65}}, photos={})
-    raw["sfm"].update(scenes=["room"], deterministic=True, reports=str(root / "reports"))
+    raw["sfm"].update(scenes=["room"], deterministic=True, first_octave=-1, reports=str(root / "reports"))
     return parse_params(raw), root
 
 

@@ -110,10 +110,11 @@ def test_hole_l1_ignores_known_pixels():
     assert hole_l1(b, a, hole).item() == pytest.approx(1.0)
 
 
-def test_repaint_with_oracle_denoiser_recovers_the_hole():
+@pytest.mark.parametrize("strength", [1.0, 0.5])
+def test_repaint_with_oracle_denoiser_recovers_the_hole(strength):
     """With the exact noise predictor for a known x0, the RePaint chain must land on x0 in the hole:
     checks the strided steps, the re-noised pasting of known pixels and the resampling jumps."""
-    model = make_config("diffusion", tiny=True, sample_steps=5, resample=3).build()
+    model = make_config("diffusion", tiny=True, sample_steps=5, resample=3, strength=strength).build()
     target = torch.rand(1, 3, 16, 16)
     x0 = target * 2 - 1
     sched = model.diffusion.scheduler

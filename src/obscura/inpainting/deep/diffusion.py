@@ -4,6 +4,10 @@ The ε-model is trained unconditionally on photo crops (it never sees masks). In
 reverse chain on a strided timestep sequence; after every step the known pixels are replaced by
 the ground truth noised to the same level, and each step is repeated ``resample`` times by
 jumping back up with q(x_t | x_t_prev), which harmonises the fill with its surroundings.
+
+``strength`` < 1 starts the chain at t = strength * T from the smooth initial fill noised to that
+level (an SDEdit-style warm start) instead of pure noise: a small CPU-trained ε-model then only has
+to add detail, not invent the hole from scratch. ``strength = 1`` is the original RePaint.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class DiffusionConfig(DeepConfig):
     ema_decay: float = 0.995
     sample_steps: int = 10  # strided reverse steps at inference
     resample: int = 2  # RePaint jumps per step (1 = plain replacement)
+    strength: float = 0.6  # fraction of the chain run (1.0: start from pure noise)
     seed: int = 0  # sampling noise
 
     def build(self) -> "DiffusionInpaint":
@@ -73,8 +78,14 @@ class DiffusionInpaint(InpaintModel):
         m = torch.nn.functional.pad(hole, pad, mode="replicate")
         net, sched = self.diffusion.denoiser(True), self.diffusion.scheduler
         g = torch.Generator().manual_seed(c.seed)
-        ts = sched.ddim_timesteps(c.sample_steps)
-        x = torch.randn(x0.shape, generator=g)
+        t_start = max(1, round(c.strength * sched.num_train_timesteps)) - 1
+        dense = min(sched.num_train_timesteps, c.sample_steps * sched.num_train_timesteps // (t_start + 1))
+        ts = [t for t in sched.ddim_timesteps(dense) if t <= t_start] or [t_start]
+        if c.strength >= 1:
+            x = torch.randn(x0.shape, generator=g)
+        else:
+            init = self.prepare(x0 * 0.5 + 0.5, m) * 2 - 1
+            x = sched.add_noise(init, torch.randn(x0.shape, generator=g), ts[0])
         for t, t_prev in tqdm(list(zip(ts, [*ts[1:], -1])), desc="repaint", disable=not progress, leave=False):
             for r in range(c.resample):
                 unknown = sched.ddim_step(net(x, t), t, t_prev, x, eta=1.0, generator=g)

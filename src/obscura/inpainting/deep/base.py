@@ -18,7 +18,7 @@ class DeepConfig:
     width: int = 16
     depth: int = 2
     blocks: int = 2
-    adv_weight: float = 0.003
+    adv_weight: float = 0.001
     disc_width: int = 16
     smooth_iterations: int = 20  # Jacobi steps after the push-pull initial fill
     uses_edges = False  # class attribute: the sampler must provide Canny edge targets

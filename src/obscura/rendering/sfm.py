@@ -68,13 +68,14 @@ def _verified_pairs(database_path: Path) -> dict[int, int]:
 
 
 def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undistort: bool = True,
-            log_fn=None, verbose: bool = False) -> dict:
+            log_fn=None, verbose: bool = False, progress: bool = True) -> dict:
     """Reconstruct ``scene_dir``; returns flat metrics (also written to sparse/registration.json).
 
     ``log_fn(metrics_dict)`` receives each phase's timing as it finishes; COLMAP's own log is shown
     with ``verbose`` (errors only otherwise).
     """
     import pycolmap
+    from tqdm import tqdm
 
     pycolmap.logging.minloglevel = pycolmap.logging.INFO if verbose else pycolmap.logging.ERROR
 
@@ -93,9 +94,12 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
         pycolmap.set_random_seed(seed)
     reader, extraction, matching, verification, mapping = _options(params, seed)
     timings: dict[str, float] = {}
+    bar = tqdm(total=4 + undistort, desc=f"sfm {scene_dir.name}", unit="phase", disable=not progress)
 
     def phase(name: str, t0: float) -> None:
         timings[f"time_{name}_s"] = time.perf_counter() - t0
+        bar.set_postfix_str(f"{name} {timings[f'time_{name}_s']:.1f}s")
+        bar.update()
         if log_fn is not None:
             log_fn({f"time_{name}_s": timings[f"time_{name}_s"]})
 
@@ -164,6 +168,7 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
         t0 = time.perf_counter()
         undistort_scene(scene_dir)
         phase("undistort", t0)
+    bar.close()
     metrics.update(timings)
     metrics["time_total_s"] = sum(timings.values())
     metrics["seconds_per_image"] = metrics["time_total_s"] / len(names)

@@ -7,7 +7,7 @@ import pytest
 
 from obscura.rendering.cameras import (Intrinsics, camera_centers, look_at, opencv_to_nerf_c2w, pose_errors, project,
                                        read_colmap_model, read_transforms_json, reconstruction_poses, umeyama)
-from obscura.rendering.scenes import build_scene, load_split, make_scene
+from obscura.rendering.scenes import build_scene, load_cameras, load_split, make_scene
 from obscura.rendering.scenes.mesh import quad
 from obscura.rendering.scenes.render import MeshRenderer, bilinear
 
@@ -131,6 +131,10 @@ def test_scene_directory_follows_the_documented_contract(tiny_orbit):
     assert np.allclose(-c2w[:3, 2], poses[3, 2, :3])                        # looks down its -z axis
     assert np.allclose(c2w, opencv_to_nerf_c2w(poses[3]))
     assert doc["test_filenames"] == ["../images/000.png", "../images/008.png"]
+
+    cams = load_cameras(out)  # no SfM yet: ground truth
+    assert cams.source == "ground_truth" and cams.names == names and np.allclose(cams.poses, poses)
+    assert cams.intrinsics == intr and cams.test == [0, 8] and cams.image_paths[1] == out / "images" / "001.png"
 
     depth = np.load(out / "ground_truth" / "depth" / "004.npy")
     assert depth.shape == (48, 64) and depth.dtype == np.float32 and (depth > 0).mean() > 0.9

@@ -10,8 +10,9 @@ from PIL import Image
 
 from obscura.config import parse_params
 from obscura.errors import ObscuraError
-from obscura.rendering.cameras import read_colmap_model
+from obscura.rendering.cameras import pose_errors, read_colmap_model
 from obscura.rendering.ingest import BadImagesError
+from obscura.rendering.scenes import load_cameras
 from obscura.rendering.scenes.textures import photo
 from obscura.rendering.sfm import ReconstructionError, run_sfm
 from stages import scenes as scenes_stage
@@ -85,6 +86,19 @@ def test_sfm_outputs_follow_the_scene_contract(room):
     runs = {r.info.run_name: r for r in client.search_runs(client.search_experiments()[0].experiment_id.split())}
     assert {"scenes@room", "sfm@room"} <= set(runs)
     assert runs["sfm@room"].data.metrics["images_registered"] == 16
+
+
+def test_load_cameras_gives_renderers_the_undistorted_pinhole_model(room):
+    params, root, m = room
+    scene = root / "scenes" / "room"
+    sfm, gt = load_cameras(scene), load_cameras(scene, "ground_truth")
+    assert sfm.source == "undistorted" and gt.source == "ground_truth" and sfm.names == gt.names
+    assert all(p.is_file() and p.parent == scene / "undistorted" / "images" for p in sfm.image_paths)
+    assert sfm.test == gt.test == [0, 8] and len(sfm.train) == 14
+    assert abs(sfm.intrinsics.fx - gt.intrinsics.fx) / gt.intrinsics.fx < 0.02
+    assert pose_errors(sfm.poses, gt.poses)["rotation_error_median_deg"] <= 0.1
+    with pytest.raises(ObscuraError, match="expected one PINHOLE camera"):
+        load_cameras(scene, "sparse")  # SIMPLE_RADIAL: renderers must use the undistorted copy
 
 
 def test_deterministic_mode_repeats_the_same_model(room, tmp_path):

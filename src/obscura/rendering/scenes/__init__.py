@@ -33,9 +33,11 @@ and for built-in scenes ``intrinsics`` {fx, fy, cx, cy}, ``background`` RGB, ``b
 ``near``/``far`` (depth range over all views), ``objects`` (mesh name -> texture photo),
 ``supersample``, ``fov_x_deg``.
 
-Readers: :func:`obscura.rendering.scenes.load_split` and
+Readers: :func:`load_cameras` (pinhole intrinsics, poses, image paths and split from
+``ground_truth``, ``undistorted`` or ``sparse``), :func:`load_split`, and
 :mod:`obscura.rendering.cameras` (``read_colmap_model``, ``reconstruction_poses``,
-``read_transforms_json``).
+``read_transforms_json``). SfM poses live in COLMAP's arbitrary similarity frame; compare them
+to ground truth only through a Sim(3) alignment (``cameras.pose_errors``).
 """
 
 from __future__ import annotations
@@ -43,12 +45,65 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from obscura.errors import ObscuraError
+from obscura.rendering.cameras import Intrinsics
 from obscura.rendering.scenes.builtin import SCENES, SceneConfig
+
+
+@dataclass(frozen=True)
+class SceneCameras:
+    """What a renderer needs: one pinhole camera, per-image world-to-camera poses, the split."""
+
+    intrinsics: Intrinsics
+    names: list[str]
+    image_paths: list[Path]
+    poses: np.ndarray          # (N, 4, 4) world-to-camera, OpenCV axes
+    train: list[int]           # indices into names
+    test: list[int]
+    source: str                # "ground_truth", "undistorted" or "sparse"
+
+
+def load_cameras(scene_dir: str | os.PathLike, source: str = "auto") -> SceneCameras:
+    """Cameras of a scene from ``ground_truth/sparse``, ``undistorted/sparse/0`` or ``sparse/0``.
+
+    ``auto`` prefers the SfM result that renderers can use directly (``undistorted``, then a
+    pinhole ``sparse``), then ground truth. Only registered images are returned; the split keeps
+    the scene's assignment of each image. Raises if the camera is not a pinhole model.
+    """
+    from obscura.rendering.cameras import read_colmap_model, reconstruction_poses
+
+    scene_dir = Path(scene_dir)
+    models = {"ground_truth": scene_dir / "ground_truth" / "sparse",
+              "undistorted": scene_dir / "undistorted" / "sparse" / "0", "sparse": scene_dir / "sparse" / "0"}
+    order = ["undistorted", "sparse", "ground_truth"] if source == "auto" else [source]
+    if source not in models and source != "auto":
+        raise ObscuraError(f"unknown camera source {source!r}; use auto, {', '.join(models)}.")
+    found = [s for s in order if (models[s] / "images.bin").is_file() or (models[s] / "images.txt").is_file()]
+    if not found:
+        raise ObscuraError(f"{scene_dir}: no camera model ({' / '.join(str(models[s]) for s in order)}). "
+                           "Run `obscura sfm SCENE_DIR` (or `obscura scene make`) first.")
+    rec = read_colmap_model(models[found[0]])
+    cams = {c.model_name for c in rec.cameras.values()}
+    if len(rec.cameras) != 1 or not cams <= {"PINHOLE", "SIMPLE_PINHOLE"}:
+        raise ObscuraError(f"{models[found[0]]}: expected one PINHOLE camera, found {sorted(cams)} "
+                           f"({len(rec.cameras)} cameras). Use the undistorted model (`obscura sfm` writes it).")
+    cam = next(iter(rec.cameras.values()))
+    fx, fy, cx, cy = (cam.params if cam.model_name == "PINHOLE" else
+                      (cam.params[0], cam.params[0], cam.params[1], cam.params[2]))
+    poses = reconstruction_poses(rec)
+    names = sorted(poses)
+    split = load_split(scene_dir)
+    image_dir = scene_dir / "undistorted" / "images" if found[0] == "undistorted" else scene_dir / "images"
+    test = set(split["test"])
+    return SceneCameras(Intrinsics(float(fx), float(fy), float(cx), float(cy), cam.width, cam.height), names,
+                        [image_dir / n for n in names], np.stack([poses[n] for n in names]),
+                        [i for i, n in enumerate(names) if n not in test],
+                        [i for i, n in enumerate(names) if n in test], found[0])
 
 
 def split_names(names: list[str], test_every: int) -> dict:
@@ -167,4 +222,5 @@ def create_scene(name: str, cfg, out_dir: str | os.PathLike | None = None, seed:
     return make_scene(name, scene, out_dir, supersample=cfg.supersample, test_every=cfg.test_every,
                       gt_points=cfg.gt_points, seed=seed, progress=progress, on_view=on_view)
 
-__all__ = ["SCENES", "SceneConfig", "build_scene", "create_scene", "load_split", "make_scene", "split_names"]
+__all__ = ["SCENES", "SceneCameras", "SceneConfig", "build_scene", "create_scene", "load_cameras", "load_split",
+           "make_scene", "split_names"]

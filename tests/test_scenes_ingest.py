@@ -94,3 +94,20 @@ def test_missing_folder_and_non_video_file(tmp_path):
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(ObscuraError, match="not a video"):
         ingest(tmp_path / "a.txt", tmp_path / "scene", progress=False)
+
+
+def test_cli_ingest_bad_folder_exits_2_with_the_list(tmp_path):
+    import subprocess
+    import sys
+
+    src = _photos(tmp_path / "in")
+    (src / "notes.jpg").write_text("not a photo")
+    proc = subprocess.run([sys.executable, "-m", "obscura", "scene", "ingest", str(src), str(tmp_path / "scene")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "notes.jpg: not an image" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "scene").exists()
+    (src / "notes.jpg").unlink()
+    ok = subprocess.run([sys.executable, "-m", "obscura", "scene", "ingest", str(src), str(tmp_path / "scene"),
+                         "--max-size", "32"], capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "4 images of 32x24" in ok.stdout

@@ -34,11 +34,14 @@ def run(params: Params) -> dict:
     names = list(cfg.classical) + list(cfg.deep)
     methods = {n: get_method(n, cfg.models_dir) for n in names}
     grid_bucket = bucket_name(tuple(cfg.grid_bucket))
-    shown = {}  # image -> {method: output} for the first case of the grid bucket
+    grid_cases = {}  # image -> index of its first case in the grid bucket
+    for i, case in enumerate(cases):
+        if bucket_name(case["bucket"]) == grid_bucket:
+            grid_cases.setdefault(case["image"], i)
+    shown = {image: {} for image in grid_cases}
 
     def keep(row, output):
-        if row["bucket"] == grid_bucket and shown.setdefault(row["image"], {}).get("_case", row["kind"]) == row["kind"]:
-            shown[row["image"]]["_case"] = row["kind"]
+        if grid_cases.get(row["image"]) == row["case"]:
             shown[row["image"]][row["method"]] = output
 
     with stage_run("evaluate_inpainting", cfg, experiment=params.tracking.experiment, seed=params.seed) as tracker:
@@ -50,10 +53,8 @@ def run(params: Params) -> dict:
         table, metrics = summarise(rows)
         with atomic_dir(cfg.reports / "grids") as tmp:
             for image, outputs in shown.items():
-                case = next(c for c in cases if c["image"] == image and bucket_name(c["bucket"]) == grid_bucket)
-                grid = comparison_grid(show_hole(images[image], case["mask"]),
-                                       {k: v for k, v in outputs.items() if k != "_case"}, images[image])
-                save_image(tmp / f"{image}.png", grid)
+                mask = cases[grid_cases[image]]["mask"]
+                save_image(tmp / f"{image}.png", comparison_grid(show_hole(images[image], mask), outputs, images[image]))
         with atomic_path(cfg.reports / "table.csv") as tmp, open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(table[0]))
             writer.writeheader()

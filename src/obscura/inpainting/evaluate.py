@@ -33,13 +33,13 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
     every output (for grids); ``progress()`` is called once per row.
     """
     rows = []
-    for case in cases:
+    for index, case in enumerate(cases):
         target, mask = images[case["image"]], case["mask"]
         for name, fn in methods.items():
             start = time.perf_counter()
             out = fn(np.where(mask[..., None], 0.0, target).astype(np.float32), mask)
             seconds = time.perf_counter() - start
-            row = {"method": name, "image": case["image"], "bucket": bucket_name(case["bucket"]),
+            row = {"method": name, "case": index, "image": case["image"], "bucket": bucket_name(case["bucket"]),
                    "kind": case["kind"], "ratio": float(mask.mean()), "seconds": seconds,
                    "known_unchanged": bool(np.array_equal(out[~mask], target[~mask])),
                    **scores(out, target, mask)}

@@ -49,6 +49,7 @@ class Progressive(InpaintModel):
             yield current, step
 
     def forward(self, image, hole):
+        current = image
         for current, _ in self.passes(image, hole, self.config.max_passes):
             pass
         return composite(current, image, hole)

@@ -41,7 +41,10 @@ def hole_l1(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> t
 
 
 def composite(fill: torch.Tensor, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-    return image * (1 - hole) + fill.clamp(0, 1) * hole
+    """Known pixels from ``image``, hole from ``fill`` clipped to [0, 1]. The clip passes gradients
+    straight through: a hard clamp would zero them and can trap a generator that overshoots."""
+    clipped = fill + (fill.clamp(0, 1) - fill).detach()
+    return image * (1 - hole) + clipped * hole
 
 
 class InpaintModel(nn.Module):

@@ -14,7 +14,8 @@ from obscura.inpainting.deep.data import CropSampler
 def train(model: InpaintModel, sampler: CropSampler, steps: int, batch_size: int, lr: float,
           seed: int = 0, on_step: Callable[[int, dict], None] | None = None, log_every: int = 10,
           progress: bool = True) -> list[dict]:
-    """Adam on the generator loss (and the critic's hinge loss when adversarial). Returns the log."""
+    """Adam (gradient norm clipped at 1) on the generator loss, and on the critic's hinge loss when
+    adversarial. Returns the per-step logs."""
     torch.manual_seed(seed)
     opt_g = torch.optim.Adam(model.generator_parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = (torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -28,6 +29,7 @@ def train(model: InpaintModel, sampler: CropSampler, steps: int, batch_size: int
         loss, logs, output = model.generator_loss(batch)
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.generator_parameters(), 1.0)
         opt_g.step()
         sched.step()
         model.after_step()

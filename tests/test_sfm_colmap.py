@@ -119,7 +119,8 @@ def test_unrelated_image_is_reported_not_silently_dropped(room, tmp_path):
     m = run_sfm(scene, params.sfm, seed=params.seed, undistort=False)
     assert m["unregistered_images"] == ["zz_moon.png"] and m["images_registered"] == 16
     assert m["registered_fraction"] == pytest.approx(16 / 17)
-    assert json.loads((scene / "sparse" / "registration.json").read_text())["unregistered"] == ["zz_moon.png"]
+    reg = json.loads((scene / "sparse" / "registration.json").read_text())
+    assert reg["unregistered"] == ["zz_moon.png"] and reg["images_without_verified_pairs"] == ["zz_moon.png"]
 
 
 def test_photos_without_overlap_fail_with_advice(tiny, tmp_path):

@@ -49,8 +49,8 @@ def _options(params: SfmParams, seed: int):
     return reader, extraction, matching, verification, mapping
 
 
-def _verified_pairs(database_path: Path) -> dict[int, int]:
-    """Number of geometrically verified partner images for every image id in the database."""
+def _verified_pairs(database_path: Path) -> dict[str, int]:
+    """Number of geometrically verified partner images for every image (by name) in the database."""
     import pycolmap
 
     db = pycolmap.Database.open(str(database_path))
@@ -163,11 +163,14 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
             metrics.update(ground_truth_errors(rec, gt_dir))
         db.unlink()
         write_json(out / "registration.json", {"registered": registered, "unregistered": unregistered,
+                                               "images_without_verified_pairs": isolated,
                                                "camera_model": params.camera_model, **metrics, **timings})
     if undistort:
         t0 = time.perf_counter()
         undistort_scene(scene_dir)
         phase("undistort", t0)
+    else:  # an older undistorted copy would no longer match sparse/0
+        shutil.rmtree(scene_dir / "undistorted", ignore_errors=True)
     bar.close()
     metrics.update(timings)
     metrics["time_total_s"] = sum(timings.values())

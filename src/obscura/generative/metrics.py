@@ -208,6 +208,7 @@ def blend_off_manifold(model, features: FeatureNet, real: torch.Tensor, pairs: i
     ``real`` images) to that of real images themselves (leave-one-out): ≈ 1 on the manifold, > 1 off it.
     """
     g = torch.Generator().manual_seed(seed)
+    pairs = max(1, min(pairs, len(real) // 2))
     idx = torch.randperm(len(real), generator=g)[: 2 * pairs].view(pairs, 2)
     mids = torch.stack([blend(model, real[i], real[j], 3)[1] for i, j in idx.tolist()])
     ref = extract_features(features, real)

@@ -1,0 +1,65 @@
+"""The inpainting stages end to end on tiny settings: masks -> train one deep method -> evaluate."""
+
+import csv
+import json
+
+import numpy as np
+import torch
+from skimage import data
+from skimage.transform import resize
+
+from obscura.config import parse_params
+from obscura.io import load_image, save_image
+from stages import evaluate_inpainting, masks, train_inpainting
+
+
+def fake_prepared(root):
+    """A prepared/ directory with the photo split layout of the `prepare` stage (small photos)."""
+    manifest = {"train": [], "heldout": []}
+    photos = {"train": {"astronaut": data.astronaut(), "rocket": data.rocket()},
+              "heldout": {"chelsea": data.chelsea()}}
+    for split, items in photos.items():
+        for name, image in items.items():
+            rel = f"photos/{split}/{name}.png"
+            save_image(root / rel, resize(image[:300, :300], (48, 48), anti_aliasing=True))
+            manifest[split].append({"name": name, "path": rel})
+    (root / "photos" / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_inpainting_stages(raw_params, tmp_path, mlflow_store):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_stages(raw_params, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_stages(raw_params, tmp_path):
+    fake_prepared(tmp_path / "prepared")
+    raw_params["prepare"]["output"] = str(tmp_path / "prepared")
+    raw_params["inpainting"].update(
+        image_size=48, buckets=[[10, 20], [30, 40]], classical=["harmonic", "telea"], grid_bucket=[30, 40],
+        deep={"single_stage": {"steps": 3, "batch_size": 2, "crop": 32, "lr": 0.001,
+                               "config": {"width": 8, "depth": 1, "blocks": 1, "disc_width": 8}}},
+        masks_dir=str(tmp_path / "masks"), models_dir=str(tmp_path / "models"), reports=str(tmp_path / "reports"))
+    params = parse_params(raw_params)
+
+    assert masks.run(params)["count"] == 2
+    index = json.loads((tmp_path / "masks" / "index.json").read_text())
+    assert [e["bucket"] for e in index] == [[10, 20], [30, 40]]
+    assert all(e["bucket"][0] <= 100 * e["ratio"] < e["bucket"][1] for e in index)
+
+    train_metrics = train_inpainting.run(params, "single_stage")
+    assert np.isfinite(train_metrics["final_loss"])
+    assert (tmp_path / "models" / "single_stage" / "model.pt").is_file()
+
+    metrics = evaluate_inpainting.run(params)
+    for method in ("harmonic", "telea", "single_stage"):
+        for bucket in ("10-20", "30-40", "all"):
+            assert 5 < metrics[f"{method}.{bucket}.hole_psnr"] < metrics[f"{method}.{bucket}.full_psnr"]
+    with open(tmp_path / "reports" / "table.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["method"] for r in rows} == {"harmonic", "telea", "single_stage"}
+    grid = load_image(tmp_path / "reports" / "grids" / "chelsea.png")
+    assert grid.shape == (48 + 14 + 4, 6 * (48 + 4), 3)  # one row: input, 3 methods, ground truth

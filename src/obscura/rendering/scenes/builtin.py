@@ -52,7 +52,7 @@ class OrbitScene(SceneConfig):
         wall = tx.strip(["rocket", "coffee", "hubble_deep_field", "camera", "retina"], 420)
         return [
             quad("ground", (-7.0, 7.0, 0.0), (14.0, 0.0, 0.0), (0.0, -14.0, 0.0), ground, "china"),
-            cylinder("wall", (0.0, 0.0, -0.01), 6.5, 4.5, wall[::-1, ::-1], segments=192,
+            cylinder("wall", (0.0, 0.0, -0.01), 6.5, 4.5, wall[:, ::-1], segments=192,
                      source="rocket|coffee|hubble_deep_field|camera|retina"),
             *box("box_a", (-0.55, -0.35, 0.4), (0.8, 0.8, 0.8), tx.grid_crops("astronaut", 2, 3), 20.0, "astronaut"),
             *box("box_b", (0.75, 0.55, 0.3), (0.9, 0.5, 0.6), tx.grid_crops("chelsea", 2, 3), -35.0, "chelsea"),

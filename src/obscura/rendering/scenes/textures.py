@@ -13,7 +13,7 @@ import numpy as np
 from obscura.errors import ObscuraError
 
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
-                  "retina", "camera", "moon", "coins")
+                  "retina", "camera", "moon")
 SKLEARN_PHOTOS = ("china", "flower")
 
 

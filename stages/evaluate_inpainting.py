@@ -54,7 +54,8 @@ def run(params: Params) -> dict:
         with atomic_dir(cfg.reports / "grids") as tmp:
             for image, outputs in shown.items():
                 mask = cases[grid_cases[image]]["mask"]
-                save_image(tmp / f"{image}.png", comparison_grid(show_hole(images[image], mask), outputs, images[image]))
+                grid = comparison_grid(show_hole(images[image], mask), outputs, images[image])
+                save_image(tmp / f"{image}.png", grid)
         with atomic_path(cfg.reports / "table.csv") as tmp, open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(table[0]))
             writer.writeheader()

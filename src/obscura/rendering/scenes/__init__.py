@@ -15,10 +15,12 @@ Scene directory (COLMAP / Inria-3DGS / gsplat layout)::
                                   0 where the ray hits nothing (background)
         points3D.ply              the same surface samples as a coloured point cloud
       sparse/0/                   after `obscura sfm`: cameras.bin, images.bin, points3D.bin
+                                  (+ rigs.bin, frames.bin of COLMAP 4); camera model from params
       sparse/points3D.ply         SfM points after statistical outlier removal
       sparse/registration.json    which images were/were not registered
       undistorted/                after `obscura sfm` (default): a scene of its own with PINHOLE
-                                  cameras: images/ + sparse/0/ (what 3DGS-style renderers need)
+                                  cameras: images/ + sparse/0/ (what 3DGS-style renderers need);
+                                  its images can be a few pixels smaller than images/ (crop)
 
 Conventions: poses are world-to-camera ``T_cam_from_world`` with OpenCV camera axes (+x right,
 +y down, +z forward), pixel centres at (i + 0.5); world +z is up in built-in scenes. Only

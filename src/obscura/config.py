@@ -6,16 +6,16 @@ import os
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from obscura.errors import ConfigError
+from obscura.generative.params import GenerativeParams
+from obscura.inpainting.params import InpaintingParams
 from obscura.paths import workspace_root
+from obscura.rendering.params import ScenesParams, SfmParams
+from obscura.section import Section
 
-
-class Section(BaseModel):
-    """Base of every params.yaml section: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+__all__ = ["Params", "Section", "load_params", "parse_params", "params_path"]
 
 
 class TrackingParams(Section):
@@ -34,10 +34,6 @@ class PrepareParams(Section):
     output: Path
     metrics: Path
 
-
-from obscura.rendering.params import ScenesParams, SfmParams  # noqa: E402  (sections subclass Section above)
-from obscura.inpainting.params import InpaintingParams  # noqa: E402
-from obscura.generative.params import GenerativeParams  # noqa: E402
 
 
 class Params(Section):

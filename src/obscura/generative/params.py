@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from obscura.config import Section
+from obscura.section import Section
 
 
 class TrainSection(Section):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from obscura.config import Section
+from obscura.section import Section
 
 DEFAULT_BUCKETS = [(1, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60)]
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from obscura.config import Section
+from obscura.section import Section
 
 BUILTIN_SCENES = ("orbit", "room")
 

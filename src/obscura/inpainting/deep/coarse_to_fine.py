@@ -18,7 +18,7 @@ class CoarseToFineConfig(DeepConfig):
 
     @classmethod
     def tiny(cls):
-        return cls(width=8, depth=1, blocks=1, disc_width=8, coarse_width=4)
+        return cls(width=8, depth=1, blocks=1, disc_width=8, adv_weight=0.001, coarse_width=4)
 
 
 class CoarseToFine(InpaintModel):

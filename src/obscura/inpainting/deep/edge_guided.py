@@ -40,7 +40,7 @@ class EdgeGuidedConfig(DeepConfig):
 
     @classmethod
     def tiny(cls):
-        return cls(width=8, depth=1, blocks=1, disc_width=8, edge_width=4)
+        return cls(width=8, depth=1, blocks=1, disc_width=8, adv_weight=0.001, edge_width=4)
 
 
 class EdgeGuided(InpaintModel):

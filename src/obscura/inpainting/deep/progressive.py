@@ -21,7 +21,7 @@ class ProgressiveConfig(DeepConfig):
 
     @classmethod
     def tiny(cls):
-        return cls(width=8, depth=1, blocks=1, disc_width=8, ring=2, train_passes=2)
+        return cls(width=8, depth=1, blocks=1, disc_width=8, adv_weight=0.001, ring=2, train_passes=2)
 
 
 class Progressive(InpaintModel):

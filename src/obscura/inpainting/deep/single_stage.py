@@ -10,6 +10,10 @@ from obscura.inpainting.deep.nets import Generator
 
 @dataclass(frozen=True)
 class SingleStageConfig(DeepConfig):
+    # Context encoders pair L1 with a small adversarial term; larger weights lowered held-out
+    # hole PSNR in short CPU runs (0.001: -0.8 dB vs 0.0001 at 800 steps).
+    adv_weight: float = 0.0001
+
     def build(self) -> "SingleStage":
         return SingleStage(self)
 

@@ -13,7 +13,7 @@ from obscura.config import Params
 from obscura.errors import ObscuraError
 from obscura.generative import metrics as M
 from obscura.generative.checkpoint import load_model
-from obscura.generative.classifier import FashionClassifier
+from obscura.generative.classifier import load_reference as load_classifier
 from obscura.generative.data import fashion_mnist
 from obscura.generative.images import grid
 from obscura.generative.registry import config_class
@@ -23,7 +23,7 @@ from obscura.tracking import stage_run
 
 def load_reference(path, gp) -> dict:
     if not path.is_file():
-        raise ObscuraError(f"{path} is missing: run `dvc repro generative_reference generative_classifier` first.")
+        raise ObscuraError(f"{path} is missing: run `dvc repro generative_reference` first.")
     ref = torch.load(path, map_location="cpu", weights_only=True)
     if (ref["image_size"], ref["channels"]) != (gp.image_size, gp.channels):
         raise ObscuraError(f"{path} was computed for {ref['channels']}x{ref['image_size']} images, params say "
@@ -57,9 +57,7 @@ def run(params: Params, name: str) -> dict:
     gp, ev = params.generative, params.generative.eval
     model, _ = load_model(gp.output / name / "model.pt", expect=name, image_size=gp.image_size, channels=gp.channels)
     inception_ref = load_reference(gp.output / "reference" / "inception.pt", gp)
-    clf_ref = load_reference(gp.output / "reference" / "classifier.pt", gp)
-    clf = FashionClassifier(gp.channels, gp.image_size)
-    clf.load_state_dict(clf_ref["state_dict"])
+    clf, clf_real = load_classifier(gp.output / "reference" / "classifier.pt", gp.image_size, gp.channels)
     x_test, _ = fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels)
     base = json.loads((gp.reports / "reference.json").read_text())
     clf_base = json.loads((gp.reports / "classifier.json").read_text())
@@ -73,7 +71,7 @@ def run(params: Params, name: str) -> dict:
         fake = M.extract_features(M.InceptionFeatures(), samples, ev.batch_size, desc=f"inception: {name} samples")
         scores = M.fid_kid(inception_ref["features"], fake, ev.kid_subset_size, ev.kid_subsets, params.seed)
         clf_feats = M.ClassifierFeatures(clf)
-        in_domain = M.fid_kid(clf_ref["test_features"], M.extract_features(clf_feats, samples),
+        in_domain = M.fid_kid(clf_real, M.extract_features(clf_feats, samples),
                               ev.kid_subset_size, ev.kid_subsets, params.seed)
         metrics = {
             "fid": scores["fid"], "kid": scores["kid"], "kid_std": scores["kid_std"],

@@ -12,6 +12,8 @@ import sys
 import torch
 
 from obscura.config import Params
+from obscura.generative import metrics as M
+from obscura.generative.classifier import load_reference
 from obscura.generative.checkpoint import load_model, save_checkpoint
 from obscura.generative.data import fashion_mnist
 from obscura.generative.registry import config_class, config_from_params
@@ -35,6 +37,22 @@ def build(params: Params, name: str):
     return model
 
 
+def epoch_scorer(params: Params):
+    """``model → in-domain Fréchet distance`` of ``epoch_fd_samples`` samples (None when off)."""
+    gp = params.generative
+    if gp.epoch_fd_samples == 0:
+        return None
+    clf, real = load_reference(gp.output / "reference" / "classifier.pt", gp.image_size, gp.channels)
+    feats = M.ClassifierFeatures(clf)
+
+    def score(model) -> float:
+        model.eval()
+        fake = model.sample(gp.epoch_fd_samples, torch.Generator().manual_seed(params.seed))
+        return M.frechet_distance(feats, real, M.extract_features(feats, fake))
+
+    return score
+
+
 def write_curve(path, rows: list[dict]) -> None:
     keys = ["step", "epoch"] + sorted({k for r in rows for k in r} - {"step", "epoch"})
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
@@ -56,12 +74,17 @@ def run(params: Params, name: str) -> dict:
     state = gp.output / ".state" / f"{name}.pt"
     fingerprint = {"section": section.model_dump(mode="json"), "config": model.config.to_dict()}
     stage = f"train_generative@{name}"
+    epoch_fd = epoch_scorer(params)
     with stage_run(stage, section, experiment=params.tracking.experiment, seed=params.seed,
                    tags={"generative.model": name}) as tr:
+        def on_epoch(epoch: int, logs: dict) -> None:
+            logs = {f"epoch_{k}": v for k, v in logs.items()}
+            if epoch_fd is not None:
+                logs["epoch_fd_classifier"] = epoch_fd(model)
+            tr.log_metrics(logs, step=epoch)
+
         result = train(model, x, settings, state_path=state, fingerprint=fingerprint,
-                       on_step=lambda step, logs: tr.log_metrics(logs, step=step),
-                       on_epoch=lambda epoch, logs: tr.log_metrics({f"epoch_{k}": v for k, v in logs.items()},
-                                                                   step=epoch))
+                       on_step=lambda step, logs: tr.log_metrics(logs, step=step), on_epoch=on_epoch)
         out = gp.output / name / "model.pt"
         save_checkpoint(out, model)
         last = result.epochs[-1] if result.epochs else {}

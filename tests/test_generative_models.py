@@ -163,3 +163,11 @@ def test_wrong_input_geometry_is_one_clear_error():
     model = build("vae")
     with pytest.raises(ObscuraError, match=r"expects images of shape \(N, 1, 16, 16\)"):
         train(model, batch(3, 16), TrainSettings(epochs=1, batch_size=4, lr=1e-3), progress=False)
+
+
+@pytest.mark.parametrize("name", ["ae", "vae", "gan", "ddpm", "ldm"])
+def test_native_28x28_fashion_mnist_size(name):
+    model = build(name, 1, 28).eval()
+    assert model.sample(2, torch.Generator().manual_seed(0)).shape == (2, 1, 28, 28)
+    x = model.training_data(batch(1, 28, 4))
+    assert torch.isfinite(model.loss(x, torch.Generator().manual_seed(0))[0])

@@ -12,7 +12,8 @@ from obscura.errors import ObscuraError
 @pytest.fixture
 def tiny_generative(raw_params, tmp_path, mlflow_store):
     g = raw_params["generative"]
-    g.update(output=str(tmp_path / "data"), reports=str(tmp_path / "reports"), checkpoint_every=2, log_every=1)
+    g.update(output=str(tmp_path / "data"), reports=str(tmp_path / "reports"), checkpoint_every=2, log_every=1,
+             epoch_fd_samples=8)
     for name in ("ae", "vae", "gan", "ddpm", "ldm"):
         g[name].update(train_images=64, epochs=1, batch_size=32)
     for name in ("ae", "vae", "ddpm", "ldm"):

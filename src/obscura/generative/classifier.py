@@ -60,3 +60,25 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: 
 def accuracy(model: FashionClassifier, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
     pred = torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
     return float((pred == y.long()).float().mean())
+
+
+def load_reference(path, image_size: int, channels: int) -> tuple[FashionClassifier, torch.Tensor]:
+    """The trained classifier and its cached test-set features, written by stage ``generative_classifier``."""
+    from pathlib import Path
+
+    from obscura.errors import ObscuraError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ObscuraError(f"{path} is missing: run `dvc repro generative_classifier` first.")
+    try:
+        ref = torch.load(path, map_location="cpu", weights_only=True)
+        clf = FashionClassifier(ref["channels"], ref["image_size"])
+        clf.load_state_dict(ref["state_dict"])
+    except Exception as exc:
+        raise ObscuraError(f"{path}: not a readable classifier reference ({exc.__class__.__name__}); "
+                           "re-run `dvc repro generative_classifier`.") from None
+    if (ref["image_size"], ref["channels"]) != (image_size, channels):
+        raise ObscuraError(f"{path} was made for {ref['channels']}x{ref['image_size']} images, not "
+                           f"{channels}x{image_size}; re-run `dvc repro generative_classifier`.")
+    return clf.eval(), ref["test_features"]

@@ -79,6 +79,17 @@ class ClassifierFeatures(FeatureNet):
         return self.classifier.features(x)
 
 
+class PixelFeatures(FeatureNet):
+    """Raw pixels as features (for data with no trained feature network, e.g. the faces demo)."""
+
+    def __init__(self, channels: int, image_size: int):
+        super().__init__()
+        self.num_features = channels * image_size * image_size
+
+    def extract(self, x):
+        return x.flatten(1).float()
+
+
 @torch.no_grad()
 def extract_features(net: FeatureNet, images: torch.Tensor, batch_size: int = 50, desc: str | None = None
                      ) -> torch.Tensor:

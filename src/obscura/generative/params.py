@@ -76,6 +76,15 @@ class ClassifierParams(Section):
     train_images: int | None = Field(default=None, gt=0)
 
 
+class FacesParams(Section):
+    """Blending demo: the ae and vae architectures trained on the LFW faces (25×25, upsampled)."""
+
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=2)
+    lr: float = Field(gt=0)
+    pairs: int = Field(ge=1, description="face pairs blended in the strip and the off-manifold score")
+
+
 class GenerativeParams(Section):
     """Generative track; seeds come from the top-level ``seed``."""
 
@@ -86,6 +95,8 @@ class GenerativeParams(Section):
     reports: Path
     checkpoint_every: int = Field(ge=1, description="steps between resumable training checkpoints")
     log_every: int = Field(ge=1, description="steps between loss-curve rows")
+    epoch_fd_samples: int = Field(ge=0, description="samples scored by the classifier Fréchet distance after "
+                                                    "each epoch (0: off)")
     ae: AEParams
     vae: VAEParams
     gan: GANParams
@@ -93,3 +104,4 @@ class GenerativeParams(Section):
     ldm: LDMParams
     eval: EvalParams
     classifier: ClassifierParams
+    faces: FacesParams

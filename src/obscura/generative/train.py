@@ -139,7 +139,8 @@ def train(model: GenerativeModel, data: torch.Tensor, settings: TrainSettings,
                 means = epoch_means.means()
                 result.epochs.append({"epoch": epoch, "step": result.steps, **means})
                 if on_epoch:
-                    on_epoch(epoch, means)
+                    on_epoch(epoch, means)       # may sample in eval mode
+                    model.train()
                 epoch_means = _Means()
             if result.steps % settings.checkpoint_every == 0 or i == steps_per_epoch - 1:
                 save_state()

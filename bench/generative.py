@@ -1,0 +1,117 @@
+"""Generative benchmark: per model FID, KID, training time and samples/s, plus the total wall time of
+the generative part of the pipeline against its 25-minute budget. Prints one JSON object.
+
+    python bench/generative.py                       # run all stages with params.yaml (full cost, ~25 min)
+    python bench/generative.py --scale 0.1           # 10 % of the training images and FID samples (a quick look)
+    python bench/generative.py --from-reports        # read reports/generative after `dvc repro`
+
+Runs write into bench/out/generative (never data/ or reports/) with an MLflow store of their own.
+With --scale < 1 the "projected_total_seconds" extrapolates training and FID costs linearly to scale 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ("ae", "vae", "gan", "ddpm", "ldm")
+BUDGET_SECONDS = 25 * 60
+
+
+def from_reports(reports: Path) -> dict:
+    out = {"models": {}}
+    for name in MODELS:
+        path = reports / name / "metrics.json"
+        if path.is_file():
+            m = json.loads(path.read_text())
+            out["models"][name] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "fd_classifier", "train_seconds",
+                                                         "samples_per_second", "fid_samples")}
+    ref = reports / "reference.json"
+    if ref.is_file():
+        out["fid_real_baseline"] = json.loads(ref.read_text())["fid_real_baseline"]
+    return out
+
+
+def scaled_params(scale: float):
+    import yaml
+
+    from obscura.config import parse_params
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    g = raw["generative"]
+    out = ROOT / "bench" / "out" / "generative"
+    g.update(output=str(out / "data"), reports=str(out / "reports"))
+    if scale != 1:
+        for name in MODELS:
+            n = g[name].get("train_images") or 60000
+            g[name]["train_images"] = max(g[name]["batch_size"], int(n * scale))
+        ev = g["eval"]
+        ev["fid_samples"] = max(ev["kid_subset_size"], int(ev["fid_samples"] * scale))
+        ev["real_samples"] = max(ev["kid_subset_size"], int(ev["real_samples"] * scale))
+    return parse_params(raw), out
+
+
+def run_all(scale: float) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from stages import evaluate_generative, generative_classifier, generative_reference, train_generative
+
+    params, out = scaled_params(scale)
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{out / 'mlflow.db'}")
+    out.mkdir(parents=True, exist_ok=True)
+    load0 = os.getloadavg()[0]
+    t_all = time.perf_counter()
+    timings = {}
+    t = time.perf_counter()
+    generative_classifier.run(params)
+    timings["classifier_seconds"] = time.perf_counter() - t
+    t = time.perf_counter()
+    ref = generative_reference.run(params)
+    timings["reference_seconds"] = time.perf_counter() - t
+    models = {}
+    for name in MODELS:
+        t = time.perf_counter()
+        train_generative.run(params, name)
+        train_stage = time.perf_counter() - t
+        t = time.perf_counter()
+        m = evaluate_generative.run(params, name)
+        models[name] = {"fid": m["fid"], "kid": m["kid"], "kid_std": m["kid_std"], "fd_classifier": m["fd_classifier"],
+                        "train_seconds": m["train_seconds"], "train_stage_seconds": train_stage,
+                        "evaluate_stage_seconds": time.perf_counter() - t,
+                        "samples_per_second": m["samples_per_second"]}
+    total = time.perf_counter() - t_all
+    # training and Inception costs scale with images; stage start-up and model logging do not
+    variable = sum(v["train_seconds"] for v in models.values()) + timings["reference_seconds"] + \
+        sum(v["evaluate_stage_seconds"] for v in models.values())
+    projected = total + variable * (1 / scale - 1)
+    best = min(models, key=lambda k: models[k]["fid"])
+    return {"models": models, **timings, "fid_real_baseline": ref["fid_real_baseline"],
+            "fid_samples": params.generative.eval.fid_samples, "real_samples": ref["real_samples"],
+            "best_model": best, "best_fid": models[best]["fid"], "scale": scale, "total_seconds": total,
+            "projected_total_seconds": projected, "budget_seconds": BUDGET_SECONDS,
+            "within_budget": projected <= BUDGET_SECONDS, "cpu_count": os.cpu_count(),
+            "load_average_at_start": load0, "load_average_at_end": os.getloadavg()[0]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of training images and FID samples")
+    ap.add_argument("--from-reports", action="store_true", help="summarise reports/generative instead of running")
+    args = ap.parse_args()
+    if args.from_reports:
+        result = from_reports(ROOT / "reports" / "generative")
+    else:
+        if not 0 < args.scale <= 1:
+            ap.error("--scale must be in (0, 1]")
+        with contextlib.redirect_stdout(sys.stderr):     # keep stdout for the one JSON object
+            result = run_all(args.scale)
+    print(json.dumps(result, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,8 @@ jumping back up with q(x_t | x_t_prev), which harmonises the fill with its surro
 ``strength`` < 1 starts the chain at t = strength * T from the smooth initial fill noised to that
 level (an SDEdit-style warm start) instead of pure noise: a small CPU-trained ε-model then only has
 to add detail, not invent the hole from scratch. ``strength = 1`` is the original RePaint.
+Held-out hole PSNR of the default CPU-trained model (all buckets, 128 px): 13.1 dB at strength 1.0,
+13.7 at 0.6, 15.5 at 0.3, 16.5 at 0.15 -- sampling detail costs PSNR, so the default is a compromise.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class DiffusionConfig(DeepConfig):
     ema_decay: float = 0.995
     sample_steps: int = 10  # strided reverse steps at inference
     resample: int = 2  # RePaint jumps per step (1 = plain replacement)
-    strength: float = 0.6  # fraction of the chain run (1.0: start from pure noise)
+    strength: float = 0.3  # fraction of the chain run (1.0: start from pure noise, plain RePaint)
     seed: int = 0  # sampling noise
 
     def build(self) -> "DiffusionInpaint":

@@ -10,8 +10,13 @@ from obscura.errors import ObscuraError
 
 
 @pytest.fixture
-def tiny_generative(raw_params, tmp_path, mlflow_store):
+def tiny_generative(tiny_prepare, raw_params, tmp_path, mlflow_store):
+    from stages import prepare
+
+    tiny_prepare["prepare"].update(train_limit=256, test_limit=64)
+    prepare.run(parse_params(tiny_prepare))
     g = raw_params["generative"]
+    g["prepared"] = tiny_prepare["prepare"]["output"]
     g.update(output=str(tmp_path / "data"), reports=str(tmp_path / "reports"), checkpoint_every=2, log_every=1,
              epoch_fd_samples=8)
     for name in ("ae", "vae", "gan", "ddpm", "ldm"):

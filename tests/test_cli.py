@@ -42,3 +42,11 @@ def test_params_check_reports_bad_value(tmp_path, raw_params):
 def test_unknown_stage_lists_stages():
     proc = subprocess.run([sys.executable, "-m", "obscura", "stage", "nope"], capture_output=True, text=True)
     assert proc.returncode == 2 and "prepare" in proc.stderr
+
+
+def test_stage_with_wrong_arguments_gets_usage_not_traceback():
+    proc = subprocess.run([sys.executable, "-m", "stages.train_generative"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "stage train_generative takes NAME, got none" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "obscura", "stage", "prepare", "extra"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "stage prepare takes no arguments" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -4,10 +4,12 @@ from obscura.config import load_params, parse_params
 from obscura.errors import ConfigError
 
 
-def test_repository_params_are_valid():
-    params = load_params()
-    assert params.seed >= 0
-    assert params.prepare.faces <= 100
+def test_repository_params_are_valid(raw_params):
+    from conftest import REPO
+
+    params = load_params(REPO / "params.yaml")
+    assert params.seed == raw_params["seed"]
+    assert params.prepare.heldout_photos == raw_params["prepare"]["heldout_photos"]
 
 
 @pytest.mark.parametrize("section,key,value,fragment", [

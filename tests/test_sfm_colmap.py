@@ -24,7 +24,7 @@ def tiny(tmp_path_factory):
     """Params for a 16-view 320x240 room scene, deterministic SfM, outputs in a temporary folder."""
     import yaml
 
-    from tests.conftest import REPO
+    from conftest import REPO
 
     root = tmp_path_factory.mktemp("sfm")
     raw = yaml.safe_load((REPO / "params.yaml").read_text())

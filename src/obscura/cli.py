@@ -71,8 +71,13 @@ def stage(name: Annotated[str, typer.Argument(help="stage module in stages/, e.g
     try:
         module = importlib.import_module(f"stages.{name}")
     except ModuleNotFoundError as exc:
+        if exc.name not in ("stages", f"stages.{name}"):
+            raise
         available = sorted(p.stem for p in Path(root, "stages").glob("[!_]*.py"))
         raise ObscuraError(f"no stage {name!r}; stages: {', '.join(available)}.") from exc
+    from stages._entry import check_arguments
+
+    check_arguments(module.run, args or [])
     module.run(load_params(), *(args or []))
 
 

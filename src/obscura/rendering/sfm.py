@@ -40,12 +40,13 @@ def _options(params: SfmParams, seed: int):
     matching = pycolmap.FeatureMatchingOptions(num_threads=threads, use_gpu=False)
     verification = pycolmap.TwoViewGeometryOptions(min_num_inliers=params.min_num_matches)
     mapping = pycolmap.IncrementalPipelineOptions(num_threads=threads, min_num_matches=params.min_num_matches,
-                                                  random_seed=seed if params.deterministic else -1)
+                                                  random_seed=seed)
     mapping.mapper.num_threads = threads
-    if params.deterministic:
-        verification.ransac.random_seed = seed
-        mapping.mapper.random_seed = seed
-        mapping.triangulation.random_seed = seed
+    # Always seeded (params seed); with several threads the scheduling can still reorder work,
+    # so `deterministic` (one thread) is what makes models bit-identical.
+    verification.ransac.random_seed = seed
+    mapping.mapper.random_seed = seed
+    mapping.triangulation.random_seed = seed
     return reader, extraction, matching, verification, mapping
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import torch
 
 from obscura.config import Params
@@ -34,8 +35,7 @@ def run(params: Params, method: str) -> dict:
                         on_step=lambda step, logs: tracker.log_metrics(logs, step=step))
         tail = history[-max(1, len(history) // 10):]
         metrics = {"method": method, "steps": tp.steps,
-                   "final_loss": sum(h["loss"] for h in tail) / len(tail),
-                   "final_l1": sum(h["l1"] for h in tail) / len(tail),
+                   **{f"final_{key}": float(np.mean([h[key] for h in tail if key in h])) for key in tail[-1]},
                    "parameters": sum(p.numel() for p in model.generator_parameters())}
         with atomic_dir(cfg.models_dir / method) as tmp:
             save_checkpoint(tmp, method, model)

@@ -60,7 +60,7 @@ class DiffusionInpaint(InpaintModel):
 
     def generator_loss(self, batch):
         loss = self.diffusion.loss(batch["image"] * 2 - 1)
-        return loss, {"l1": loss.item(), "eps_mse": loss.item()}, batch["image"]
+        return loss, {"eps_mse": loss.item()}, batch["image"]
 
     def after_step(self) -> None:
         self.diffusion.update_ema()

@@ -42,7 +42,7 @@ def train(model: InpaintModel, sampler: CropSampler, steps: int, batch_size: int
         logs["loss"] = loss.item()
         history.append(logs)
         if step % log_every == 0 or step == steps - 1:
-            bar.set_postfix(l1=f"{logs['l1']:.4f}")
+            bar.set_postfix(loss=f"{logs['loss']:.4f}")
             if on_step is not None:
                 on_step(step, logs)
     model.eval()

@@ -116,11 +116,6 @@ class Tracker:
         else:
             mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
-    def log_dict(self, obj: dict, name: str) -> None:
-        import mlflow
-
-        mlflow.log_dict(obj, name)
-
     def log_torch_model(self, model, name: str, registered_model_name: str | None = None, **kwargs) -> None:
         """Log a torch module as an MLflow model, optionally registering it (``kwargs`` go to MLflow,
         e.g. ``serialization_format="pickle"`` for modules without a traceable ``forward``)."""

@@ -237,3 +237,13 @@ def pose_errors(est: np.ndarray, gt: np.ndarray) -> dict[str, float]:
         "alignment_scale": float(s),
         "extent": extent,
     }
+
+
+def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
+    """Write a coloured point cloud (colors in [0, 1]) as PLY through open3d."""
+    import open3d as o3d
+
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, np.float64)))
+    pcd.colors = o3d.utility.Vector3dVector(np.asarray(colors, np.float64))
+    if not o3d.io.write_point_cloud(str(path), pcd):
+        raise ObscuraError(f"{path}: could not write the point cloud.")

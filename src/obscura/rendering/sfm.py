@@ -81,6 +81,7 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
     pycolmap.logging.minloglevel = pycolmap.logging.INFO if verbose else pycolmap.logging.ERROR
 
     from obscura.io import atomic_dir, write_json
+    from obscura.rendering.cameras import write_ply
     from obscura.rendering.ingest import check_images
 
     scene_dir = Path(scene_dir)
@@ -147,7 +148,7 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
         unregistered = [n for n in names if n not in set(registered)]
         t0 = time.perf_counter()
         xyz, rgb = _filtered_points(rec, params)
-        _write_ply(out / "points3D.ply", xyz, rgb)
+        write_ply(out / "points3D.ply", xyz, rgb)
         phase("pointcloud", t0)
         metrics = {
             "images_total": len(names), "images_registered": len(registered),
@@ -210,15 +211,6 @@ def _filtered_points(rec, params: SfmParams) -> tuple[np.ndarray, np.ndarray]:
     _, keep = pcd.remove_statistical_outlier(nb_neighbors=params.outlier_neighbors, std_ratio=params.outlier_std)
     keep = np.asarray(keep, np.int64)
     return xyz[keep], rgb[keep]
-
-
-def _write_ply(path: Path, xyz: np.ndarray, rgb: np.ndarray) -> None:
-    import open3d as o3d
-
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(xyz))
-    pcd.colors = o3d.utility.Vector3dVector(rgb)
-    if not o3d.io.write_point_cloud(str(path), pcd):
-        raise ObscuraError(f"{path}: could not write the point cloud.")
 
 
 def undistort_scene(scene_dir: str | os.PathLike) -> Path:

@@ -143,7 +143,7 @@ def make_scene(name: str, scene: SceneConfig, out_dir: str | os.PathLike, supers
     from tqdm import tqdm
 
     from obscura.io import atomic_dir, save_image, write_json
-    from obscura.rendering.cameras import camera_centers, write_colmap_model, write_transforms_json
+    from obscura.rendering.cameras import camera_centers, write_colmap_model, write_ply, write_transforms_json
     from obscura.rendering.scenes.render import MeshRenderer
 
     intr = scene.intrinsics()
@@ -174,7 +174,7 @@ def make_scene(name: str, scene: SceneConfig, out_dir: str | os.PathLike, supers
         write_transforms_json(tmp / "ground_truth" / "transforms.json", intr, poses, names,
                               test_names=split["test"], extra={"aabb_scale": 16})
         if gt_points:
-            _write_ply(tmp / "ground_truth" / "points3D.ply", points, colors)
+            write_ply(tmp / "ground_truth" / "points3D.ply", points, colors)
         lo, hi = renderer.bounds()
         centers = camera_centers(poses)
         target = np.asarray(getattr(scene, "target", (lo + hi) / 2), np.float64)
@@ -193,13 +193,7 @@ def make_scene(name: str, scene: SceneConfig, out_dir: str | os.PathLike, supers
             "near": near, "far": far}
 
 
-def _write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
-    import open3d as o3d
 
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, np.float64)))
-    pcd.colors = o3d.utility.Vector3dVector(np.asarray(colors, np.float64))
-    if not o3d.io.write_point_cloud(str(path), pcd):
-        raise ObscuraError(f"{path}: could not write point cloud.")
 
 
 

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from obscura.config import Params
 from obscura.errors import ObscuraError
 from obscura.inpainting.data import photos
-from obscura.inpainting.evaluate import comparison_grid, evaluate, show_hole, summarise
+from obscura.inpainting.evaluate import comparison_grid, evaluate, inception_scores, show_hole, summarise
 from obscura.inpainting.masks import bucket_name, load_mask
 from obscura.inpainting.methods import get_method
 from obscura.io import atomic_dir, atomic_path, save_image, write_json
@@ -39,8 +39,10 @@ def run(params: Params) -> dict:
         if bucket_name(case["bucket"]) == grid_bucket:
             grid_cases.setdefault(case["image"], i)
     shown = {image: {} for image in grid_cases}
+    outputs = {name: [] for name in names}
 
     def keep(row, output):
+        outputs[row["method"]].append(output)
         if grid_cases.get(row["image"]) == row["case"]:
             shown[row["image"]][row["method"]] = output
 
@@ -51,6 +53,7 @@ def run(params: Params) -> dict:
         if broken:
             raise ObscuraError(f"methods changed known pixels: {broken} (bug; outputs not written).")
         table, metrics = summarise(rows)
+        metrics.update(inception_scores(outputs, [images[c["image"]] for c in cases], params.seed))
         with atomic_dir(cfg.reports / "grids") as tmp:
             for image, outputs in shown.items():
                 mask = cases[grid_cases[image]]["mask"]

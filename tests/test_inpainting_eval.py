@@ -104,3 +104,18 @@ def test_cli_inpaint_and_errors(tmp_path, photo):
     assert r.returncode == 0 and "alpha" in r.stderr
     r = _cli("outpaint", "img.png", "wide.png", "--right", "8", "--method", "harmonic", cwd=tmp_path)
     assert r.returncode == 0 and load_image(tmp_path / "wide.png").shape == (40, 48, 3)
+
+
+def test_inception_scores_rank_identity_fill_best():
+    import numpy as np
+
+    from obscura.generative.metrics import PixelFeatures
+    from obscura.inpainting.evaluate import inception_scores
+
+    rng = np.random.default_rng(0)
+    targets = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(6)]
+    outputs = {"perfect": [t.copy() for t in targets],
+               "noisy": [np.clip(t + rng.normal(0, 0.3, t.shape), 0, 1).astype(np.float32) for t in targets]}
+    scores = inception_scores(outputs, targets, seed=0, net=PixelFeatures(3, 16))
+    assert abs(scores["perfect.all.fid"]) < 1e-3 and scores["perfect.all.kid"] < scores["noisy.all.kid"]
+    assert scores["noisy.all.fid"] > 1.0 and scores["inception_images"] == 6

@@ -58,6 +58,8 @@ def run_stages(raw_params, tmp_path):
     for method in ("harmonic", "telea", "single_stage"):
         for bucket in ("10-20", "30-40", "all"):
             assert 5 < metrics[f"{method}.{bucket}.hole_psnr"] < metrics[f"{method}.{bucket}.full_psnr"]
+        assert metrics[f"{method}.all.fid"] > 0 and np.isfinite(metrics[f"{method}.all.kid"])
+    assert metrics["inception_images"] == 2
     with open(tmp_path / "reports" / "table.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {r["method"] for r in rows} == {"harmonic", "telea", "single_stage"}

@@ -4,6 +4,7 @@ the generative part of the pipeline against its 25-minute budget. Prints one JSO
     python bench/generative.py                       # run all stages with params.yaml (full cost, ~25 min)
     python bench/generative.py --scale 0.1           # 10 % of the training images and FID samples (a quick look)
     python bench/generative.py --from-reports        # read reports/generative after `dvc repro`
+    python bench/generative.py --fid-samples 2000 --models ddpm   # re-score trained checkpoints at larger N
 
 Runs write into bench/out/generative (never data/ or reports/) with an MLflow store of their own.
 With --scale < 1, "projected_total_seconds" extrapolates training time and Inception cost linearly to scale 1.
@@ -34,7 +35,8 @@ def from_reports(reports: Path) -> dict:
                                                          "samples_per_second", "fid_samples")}
     ref = reports / "reference.json"
     if ref.is_file():
-        out["fid_real_baseline"] = json.loads(ref.read_text())["fid_real_baseline"]
+        base = json.loads(ref.read_text())
+        out.update({k: base.get(k) for k in ("fid_real_baseline", "real_samples")})
     return out
 
 
@@ -101,12 +103,53 @@ def run_all(scale: float) -> dict:
             "load_average_at_start": load0, "load_average_at_end": os.getloadavg()[0]}
 
 
+def rescore(n: int, models: list[str]) -> dict:
+    """FID/KID of the checkpoints in data/generative at ``n`` samples against ``n`` real test images, with
+    the real-vs-real (train vs test) figure at the same ``n``. Real features are cached in bench/out."""
+    import torch
+
+    from obscura.config import load_params
+    from obscura.generative import metrics as M
+    from obscura.generative.checkpoint import load_model
+    from obscura.generative.data import fashion_mnist
+    from obscura.generative.evaluate import generate
+
+    os.chdir(ROOT)                                   # params paths are relative to the repository
+    params = load_params(ROOT / "params.yaml")
+    gp, ev = params.generative, params.generative.eval
+    net = M.InceptionFeatures()
+    cache = ROOT / "bench" / "out" / "generative" / f"real_{n}_{gp.channels}x{gp.image_size}.pt"
+    if cache.is_file():
+        real = torch.load(cache, weights_only=True)
+    else:
+        perm = torch.randperm(60000, generator=torch.Generator().manual_seed(params.seed))[:n]
+        train = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)[0][perm]
+        test = fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels, n)[0]
+        real = {split: M.extract_features(net, x, ev.batch_size, desc=f"inception: {split}")
+                for split, x in (("test", test), ("train", train))}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(real, cache)
+    score = lambda fake: M.fid_kid(real["test"], fake, ev.kid_subset_size, ev.kid_subsets, params.seed)  # noqa: E731
+    out = {"samples": n, "real_vs_real": score(real["train"]), "models": {}}
+    for name in models:
+        model, _ = load_model(gp.output / name / "model.pt", expect=name, image_size=gp.image_size,
+                              channels=gp.channels)
+        samples, _ = generate(model, n, ev.batch_size, params.seed)
+        out["models"][name] = score(M.extract_features(net, samples, ev.batch_size, desc=f"inception: {name}"))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of training images and FID samples")
     ap.add_argument("--from-reports", action="store_true", help="summarise reports/generative instead of running")
+    ap.add_argument("--fid-samples", type=int, help="re-score trained checkpoints at this many samples")
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, help="with --fid-samples")
     args = ap.parse_args()
-    if args.from_reports:
+    if args.fid_samples:
+        with contextlib.redirect_stdout(sys.stderr):
+            result = rescore(args.fid_samples, args.models)
+    elif args.from_reports:
         result = from_reports(ROOT / "reports" / "generative")
     else:
         if not 0 < args.scale <= 1:

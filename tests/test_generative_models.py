@@ -76,6 +76,22 @@ def test_gan_discriminator_and_generator_steps_lower_their_losses():
     assert gan.g_loss(z).item() < g0
 
 
+def test_gan_samples_from_an_ema_of_the_generator():
+    gan = build("gan")
+    before = [p.clone() for p in gan.ema.parameters()]
+    gan.training_step(batch(), gan.configure_optimizers(2e-3), torch.Generator().manual_seed(0))
+    d = min(gan.config.ema_decay, 1 / 10)                       # first update of the warm-up
+    for b, e, p in zip(before, gan.ema.parameters(), gan.generator.parameters()):
+        assert torch.allclose(e, d * b + (1 - d) * p, atol=1e-6)
+    gan.eval()
+    z = gan.noise(4, torch.Generator().manual_seed(1))
+    assert torch.allclose(gan.decode(z), gan.ema(z)) and not torch.allclose(gan.decode(z), gan.generator(z))
+    plain = make_config("gan", image_size=16, base_channels=8, z_dim=8, ema_decay=0.0).setup().eval()
+    assert torch.equal(plain.decode(z), plain.generator(z))
+    with pytest.raises(ObscuraError, match="ema_decay"):
+        make_config("gan", ema_decay=1.0)
+
+
 def test_gan_minimax_generator_loss_is_log_one_minus_d():
     gan = make_config("gan", image_size=16, base_channels=8, z_dim=8, generator_loss="minimax").setup().eval()
     z = gan.noise(4, torch.Generator().manual_seed(0))

@@ -39,12 +39,12 @@ def test_generative_pipeline_on_tiny_params(tiny_generative, tmp_path):
     from stages import evaluate_generative, generative_classifier, generative_reference, train_generative
 
     p = tiny_generative
-    with pytest.raises(ObscuraError, match="data/vae/model.pt: checkpoint not found"):
-        train_generative.run(p, "ldm")                      # the LDM needs the trained VAE
+    with pytest.raises(ObscuraError, match="data/ae/model.pt: checkpoint not found"):
+        train_generative.run(p, "ldm")                      # the LDM needs the trained autoencoder
     generative_classifier.run(p)
     ref = generative_reference.run(p)
     assert ref["real_samples"] == 8 and ref["fid_real_baseline"] > 0
-    for name in ("vae", "ldm"):
+    for name in ("ae", "ldm"):
         out = train_generative.run(p, name)
         assert out["steps"] == 2 and out["resumed_from_step"] == 0
     assert not (tmp_path / "data" / ".state" / "ldm.pt").exists()
@@ -57,8 +57,44 @@ def test_generative_pipeline_on_tiny_params(tiny_generative, tmp_path):
     assert on_disk["fid_samples"] == 6 and on_disk["train_steps"] == 2
     assert (tmp_path / "data" / "ldm" / "samples.png").stat().st_size > 0
     assert (tmp_path / "data" / "ldm" / "blend.png").stat().st_size > 0
-    assert (tmp_path / "reports" / "vae" / "loss.csv").read_text().startswith("step,epoch,")
+    assert (tmp_path / "reports" / "ae" / "loss.csv").read_text().startswith("step,epoch,")
     client = MlflowClient(mlflow.get_tracking_uri())
-    assert {r.name for r in client.search_registered_models()} >= {"obscura-generative-vae", "obscura-generative-ldm"}
+    assert {r.name for r in client.search_registered_models()} >= {"obscura-generative-ae", "obscura-generative-ldm"}
     with pytest.raises(ObscuraError, match="unknown generative model 'flow'"):
         train_generative.run(p, "flow")
+
+
+def test_faces_demo_blends_with_both_autoencoders(tiny_generative, tmp_path):
+    from stages import generative_faces
+
+    g = tiny_generative.generative
+    faces = g.faces.model_copy(update={"epochs": 2, "pairs": 2, "batch_size": 5})   # tiny_prepare keeps 10 faces
+    p = tiny_generative.model_copy(update={"generative": g.model_copy(update={"faces": faces})})
+    m = generative_faces.run(p)
+    for name in ("ae", "vae"):
+        assert m[f"{name}_recon_psnr"] > 0 and m[f"{name}_blend_off_manifold"] > 0
+    from obscura.io import load_image
+
+    strip = load_image(tmp_path / "data" / "faces" / "blend.png", channels=None)
+    steps, size = p.generative.eval.blend_steps, p.generative.image_size
+    assert strip.shape[0] == 4 * (size + 2) + 2 and strip.shape[1] == (steps + 2) * (size + 2) + 2  # 2 pairs × ae/vae
+
+
+def test_gan_evaluation_has_no_encoder_scores(tiny_generative):
+    import torch
+
+    from obscura.generative.classifier import FashionClassifier
+    from obscura.generative.evaluate import Reference, evaluate_model
+    from obscura.generative.registry import tiny_config
+
+    ev = tiny_generative.generative.eval
+    torch.manual_seed(0)
+    gan = tiny_config("gan", image_size=32).setup().eval()
+    clf = FashionClassifier(1, 32).eval()
+    x = torch.rand(16, 1, 32, 32) * 2 - 1
+    ref = Reference(inception=torch.randn(8, 2048), classifier=clf,
+                    classifier_features=torch.randn(8, clf.num_features), test_images=x)
+    metrics, samples, strip = evaluate_model(gan, ref, ev, seed=0)
+    assert samples.shape == (ev.fid_samples, 1, 32, 32) and samples.abs().max() <= 1
+    assert strip.shape == (4 * ev.blend_steps, 1, 32, 32)        # z-paths only, no encoded endpoints
+    assert "blend_off_manifold" not in metrics and "recon_psnr" not in metrics and metrics["fid"] > 0

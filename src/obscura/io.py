@@ -1,7 +1,8 @@
-"""Atomic file output, JSON and image I/O shared by every stage."""
+"""Atomic file output, JSON, CSV and image I/O shared by every stage."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -135,3 +136,14 @@ def load_image(path: str | os.PathLike, channels: int | None = 3) -> np.ndarray:
     elif channels == 1 and image.shape[2] == 3:
         image = (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
     return np.ascontiguousarray(image)
+
+
+def write_csv(path: str | os.PathLike, rows: list[dict], first: tuple[str, ...] = ()) -> Path:
+    """Write dict rows as CSV atomically; columns ``first`` lead, the rest (union over rows) sorted."""
+    keys = [k for k in first if any(k in r for r in rows)]
+    keys += sorted({k for r in rows for k in r} - set(keys))
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    return Path(path)

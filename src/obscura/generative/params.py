@@ -36,6 +36,7 @@ class GANParams(TrainSection):
     z_dim: int = Field(ge=1)
     generator_loss: Literal["non_saturating", "minimax"]
     beta1: float = Field(ge=0, lt=1)
+    ema_decay: float = Field(ge=0, lt=1, description="generator weight EMA used for sampling (0: off)")
 
 
 class DiffusionParams(TrainSection):
@@ -64,6 +65,7 @@ class EvalParams(Section):
     nll_k: int = Field(ge=1, description="importance samples per image for the VAE NLL")
     grid: int = Field(ge=1, description="images in the sample grid PNG")
     blend_steps: int = Field(ge=2)
+    blend_pairs: int = Field(ge=1, description="test pairs whose blend midpoints give blend_off_manifold")
     batch_size: int = Field(ge=1)
 
 

@@ -1,0 +1,81 @@
+"""Training one family as the ``generative`` params describe it: build the model (the LDM around the
+trained autoencoder's checkpoint), score it per epoch, run the resumable loop and save the checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from obscura.generative import metrics as M
+from obscura.generative.checkpoint import load_model, save_checkpoint
+from obscura.generative.classifier import load_reference
+from obscura.generative.registry import config_from_params
+from obscura.generative.train import TrainResult, TrainSettings, train
+
+
+def autoencoder_path(gen_params) -> Path:
+    """The checkpoint whose latent space the LDM diffuses in."""
+    return gen_params.output / gen_params.ldm.autoencoder / "model.pt"
+
+
+def build_model(name: str, gen_params, seed: int):
+    """The untrained model of family ``name`` (seeded); the LDM wraps the trained autoencoder."""
+    config = config_from_params(name, gen_params)
+    torch.manual_seed(seed)
+    if name != "ldm":
+        return config.setup()
+    ae, _ = load_model(autoencoder_path(gen_params), expect=config.autoencoder, image_size=gen_params.image_size,
+                       channels=gen_params.channels)
+    config.autoencoder_config = ae.config.to_dict()
+    model = config.setup()
+    model.autoencoder.load_state_dict(ae.state_dict())
+    return model
+
+
+def epoch_scorer(gen_params, seed: int) -> Callable | None:
+    """``model → in-domain Fréchet distance`` of ``epoch_fd_samples`` samples (None when off)."""
+    if gen_params.epoch_fd_samples == 0:
+        return None
+    clf, real = load_reference(gen_params.output / "reference" / "classifier.pt", gen_params.image_size,
+                               gen_params.channels)
+    feats = M.ClassifierFeatures(clf)
+
+    def score(model) -> float:
+        model.eval()
+        fake = model.sample(gen_params.epoch_fd_samples, torch.Generator().manual_seed(seed))
+        return M.frechet_distance(feats, real, M.extract_features(feats, fake))
+
+    return score
+
+
+def fit(name: str, gen_params, images: torch.Tensor, seed: int,
+        log: Callable[[dict, int], None] = lambda metrics, step: None) -> tuple[object, TrainResult]:
+    """Train family ``name`` on ``images`` and save ``<output>/<name>/model.pt``.
+
+    Resumes from ``<output>/.state/<name>.pt`` when the params are unchanged (the state is deleted once
+    training finishes). ``log(metrics, step)`` receives the loss curve and per-epoch means (with the
+    classifier Fréchet distance when ``epoch_fd_samples`` > 0).
+    """
+    section = getattr(gen_params, name)
+    model = build_model(name, gen_params, seed)
+    if name == "ldm":
+        model.fit_latent_scale(images)
+    settings = TrainSettings(epochs=section.epochs, batch_size=section.batch_size, lr=section.lr, seed=seed,
+                             checkpoint_every=gen_params.checkpoint_every, log_every=gen_params.log_every)
+    state = gen_params.output / ".state" / f"{name}.pt"
+    fingerprint = {"section": section.model_dump(mode="json"), "config": model.config.to_dict()}
+    scorer = epoch_scorer(gen_params, seed)
+
+    def on_epoch(epoch: int, logs: dict) -> None:
+        logs = {f"epoch_{k}": v for k, v in logs.items()}
+        if scorer is not None:
+            logs["epoch_fd_classifier"] = scorer(model)
+        log(logs, epoch)
+
+    result = train(model, images, settings, state_path=state, fingerprint=fingerprint,
+                   on_step=lambda step, logs: log(logs, step), on_epoch=on_epoch)
+    save_checkpoint(gen_params.output / name / "model.pt", model)
+    state.unlink(missing_ok=True)                        # finished: a forced re-run trains afresh
+    return model, result

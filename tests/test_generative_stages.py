@@ -44,7 +44,7 @@ def test_generative_pipeline_on_tiny_params(tiny_generative, tmp_path):
     generative_classifier.run(p)
     ref = generative_reference.run(p)
     assert ref["real_samples"] == 8 and ref["fid_real_baseline"] > 0
-    for name in ("ae", "ldm"):
+    for name in ("ae", "ldm", "gan"):
         out = train_generative.run(p, name)
         assert out["steps"] == 2 and out["resumed_from_step"] == 0
     assert not (tmp_path / "data" / ".state" / "ldm.pt").exists()
@@ -59,7 +59,8 @@ def test_generative_pipeline_on_tiny_params(tiny_generative, tmp_path):
     assert (tmp_path / "data" / "ldm" / "blend.png").stat().st_size > 0
     assert (tmp_path / "reports" / "ae" / "loss.csv").read_text().startswith("step,epoch,")
     client = MlflowClient(mlflow.get_tracking_uri())
-    assert {r.name for r in client.search_registered_models()} >= {"obscura-generative-ae", "obscura-generative-ldm"}
+    assert {r.name for r in client.search_registered_models()} >= {"obscura-generative-ae", "obscura-generative-ldm",
+                                                                    "obscura-generative-gan"}
     with pytest.raises(ObscuraError, match="unknown generative model 'flow'"):
         train_generative.run(p, "flow")
 

@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils import spectral_norm   # hook-based: the module stays picklable for MLflow
 
 from obscura.errors import ObscuraError
 from obscura.generative.base import GenerativeModel, ModelConfig
@@ -74,6 +74,9 @@ class Discriminator(nn.Module):
             spectral_norm(nn.Conv2d(base, 2 * base, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
             nn.Flatten(), spectral_norm(nn.Linear(2 * base * s * s, 1)),
         )
+        with torch.no_grad():      # converge the power iteration's u, v before the first use (as torch's
+            for _ in range(15):    # parametrized spectral_norm does at registration)
+                self.net(torch.zeros(1, channels, image_size, image_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)

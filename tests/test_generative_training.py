@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from obscura.generative.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from obscura.generative.checkpoint import CheckpointError, load_model, save_checkpoint
 from obscura.generative.registry import tiny_config
 from obscura.generative.train import TrainSettings, train
+from obscura.methods import read_checkpoint
 
 
 def data(n=32, c=1, s=16):
@@ -57,7 +58,7 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path):
 
     with pytest.raises(Interrupt):
         train(model, data(), SETTINGS, state_path=tmp_path / "state.pt", on_step=crash, progress=False)
-    assert read_checkpoint(tmp_path / "state.pt")["step"] == 6
+    assert read_checkpoint(tmp_path / "state.pt", "training-state")["step"] == 6
     torch.manual_seed(123)      # a different process would start with fresh weights
     fresh = tiny_config("gan").setup()
     res = train(fresh, data(), SETTINGS, state_path=tmp_path / "state.pt", progress=False)
@@ -105,7 +106,7 @@ def test_kill_9_mid_epoch_then_rerun_finishes_same_total_steps(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert read_checkpoint(state)["step"] == 6
+    assert read_checkpoint(state, "training-state")["step"] == 6
     resumed = subprocess.run([sys.executable, str(script), str(state), "fast"], capture_output=True, text=True,
                              check=True).stdout.splitlines()[-1]
     clean = subprocess.run([sys.executable, str(script), str(tmp_path / "clean.pt"), "fast"], capture_output=True,
@@ -120,7 +121,7 @@ def test_checkpoint_roundtrip(tmp_path):
     model = tiny_config("ddpm", 16, 3).setup().eval()
     save_checkpoint(tmp_path / "m.pt", model)
     loaded, payload = load_model(tmp_path / "m.pt", expect="ddpm", image_size=16, channels=3)
-    assert payload["model"] == "ddpm"
+    assert payload["method"] == "ddpm"
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     assert torch.equal(loaded.sample(2, g()), model.sample(2, g()))
 
@@ -154,7 +155,7 @@ def test_missing_and_corrupt_checkpoints_are_refused(tmp_path):
         load_model(truncated)
     other = tmp_path / "plain.pt"
     torch.save({"weights": torch.zeros(3)}, other)
-    with pytest.raises(CheckpointError, match="missing format tag"):
+    with pytest.raises(CheckpointError, match="not an Obscura checkpoint"):
         load_model(other)
 
 
@@ -167,7 +168,7 @@ def test_checkpoint_with_pickled_code_is_never_executed(tmp_path, monkeypatch):
     marker = tmp_path / "executed"
     monkeypatch.setenv("OBSCURA_TEST_MARKER", str(marker))
     evil = tmp_path / "evil.pt"
-    torch.save({"format": "obscura.generative.checkpoint", "version": 1, "x": Payload()}, evil)
+    torch.save({"format": "obscura.checkpoint", "version": 2, "x": Payload()}, evil)
     with pytest.raises(CheckpointError, match="not loaded"):
         load_model(evil)
     time.sleep(0.05)

@@ -49,6 +49,7 @@ class Decoder(nn.Module):
 @dataclass
 class AEConfig(ModelConfig):
     name: ClassVar[str] = "ae"
+    tiny_overrides: ClassVar[dict] = {"image_size": 16, "base_channels": 8, "latent_channels": 2}
     base_channels: int = 32
     latent_channels: int = 4
     denoise_std: float = 0.0

@@ -5,21 +5,19 @@ Every model takes and returns images as float tensors ``(N, C, H, W)`` in ``[-1,
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import nn
 
 from obscura.errors import ObscuraError
+from obscura.methods import MethodConfig
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(MethodConfig):
     """Image geometry common to all families; subclasses add architecture fields."""
 
-    name: ClassVar[str] = ""
     image_size: int = 32
     channels: int = 1
 
@@ -28,13 +26,6 @@ class ModelConfig:
             raise ObscuraError(f"{self.name}: channels must be 1 or 3, got {self.channels}.")
         if self.image_size % 4:
             raise ObscuraError(f"{self.name}: image_size must be a multiple of 4, got {self.image_size}.")
-
-    def setup(self) -> GenerativeModel:
-        """Build the model this config describes."""
-        raise NotImplementedError
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 class GenerativeModel(nn.Module):

@@ -1,58 +1,28 @@
-"""Checkpoints: state dicts plus the model's JSON config in one ``.pt`` file, read with ``weights_only=True``.
-
-A checkpoint never holds pickled code: ``torch.load(weights_only=True)`` refuses anything but
-tensors and plain containers, so a tampered or corrupt file is rejected instead of executed.
-"""
+"""Generative checkpoints in the shared format (:mod:`obscura.methods.checkpoint`): save a model,
+rebuild it from its file with its geometry checked."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-import torch
-
-from obscura.errors import ObscuraError
 from obscura.generative.base import GenerativeModel
 from obscura.generative.registry import make_config
-from obscura.io import atomic_path
+from obscura.methods import checkpoint as ckpt
+from obscura.methods.checkpoint import CheckpointError
 
-FORMAT = "obscura.generative.checkpoint"
-VERSION = 1
-
-
-class CheckpointError(ObscuraError):
-    """A checkpoint is missing, unreadable or does not match what was asked for."""
+KIND = "generative"
+HINT = "train the model first (`obscura generative train <model>` or `dvc repro train_generative@<model>`)"
 
 
 def save_checkpoint(path: str | os.PathLike, model: GenerativeModel, extra: dict | None = None) -> Path:
-    """Write model config + state dict (+ ``extra`` tensors/plain values, e.g. optimiser state) atomically."""
-    payload = {"format": FORMAT, "version": VERSION, "model": model.config.name,
-               "config": json.dumps(model.config.to_dict(), sort_keys=True),
-               "state_dict": model.state_dict(), **(extra or {})}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    """Write the model's config + state dict atomically."""
+    return ckpt.save_checkpoint(path, KIND, model.config.name, model.config.to_dict(), model.state_dict(), extra)
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load and sanity-check the raw payload (no model is built)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found. Train the model first "
-                              "(`obscura generative train <model>` or `dvc repro train_generative@<model>`).")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt zip, truncated file, or pickled objects weights_only refuses
-        raise CheckpointError(f"{path}: not a readable Obscura checkpoint ({exc.__class__.__name__}); "
-                              "the file is corrupt or was not written by Obscura, so it was not loaded. "
-                              "Delete it and train again.") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an Obscura generative checkpoint (missing format tag {FORMAT!r}).")
-    if payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')} is not supported "
-                              f"(this code reads version {VERSION}); train again.")
-    return payload
+def read_model_checkpoint(path: str | os.PathLike) -> dict:
+    """The checked payload of a generative checkpoint (no model is built)."""
+    return ckpt.read_checkpoint(path, KIND, HINT)
 
 
 def load_model(path: str | os.PathLike, expect: str | None = None, image_size: int | None = None,
@@ -61,12 +31,12 @@ def load_model(path: str | os.PathLike, expect: str | None = None, image_size: i
 
     ``expect`` is the family the caller wants; ``image_size``/``channels`` the geometry it will feed.
     """
-    payload = read_checkpoint(path)
-    name = payload["model"]
+    payload = read_model_checkpoint(path)
+    name = payload["method"]
     if expect is not None and name != expect:
         raise CheckpointError(f"{path}: holds a {name!r} model, but a {expect!r} model was requested; "
                               f"pass the {expect} checkpoint instead.")
-    config = json.loads(payload["config"])
+    config = payload["config"]
     size, chans = config["image_size"], config["channels"]
     if (image_size is not None and image_size != size) or (channels is not None and channels != chans):
         raise CheckpointError(f"{path}: model was trained on {chans}x{size}x{size} images, "

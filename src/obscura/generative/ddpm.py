@@ -83,6 +83,8 @@ class Diffusion(nn.Module):
 @dataclass
 class DDPMConfig(ModelConfig):
     name: ClassVar[str] = "ddpm"
+    tiny_overrides: ClassVar[dict] = {"image_size": 16, "base_channels": 8, "channel_mults": (1, 2),
+                                      "num_train_timesteps": 50, "ddim_steps": 10, "ema_decay": 0.0}
     base_channels: int = 32
     channel_mults: tuple[int, ...] = field(default=(1, 2, 2))
     attention: bool = False

@@ -25,6 +25,7 @@ from obscura.generative.base import GenerativeModel, ModelConfig
 @dataclass
 class GANConfig(ModelConfig):
     name: ClassVar[str] = "gan"
+    tiny_overrides: ClassVar[dict] = {"image_size": 16, "base_channels": 8, "z_dim": 8}
     base_channels: int = 32
     z_dim: int = 64
     generator_loss: str = "non_saturating"   # or "minimax": minimise log(1 − D(G(z))) directly

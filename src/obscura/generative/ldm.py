@@ -23,9 +23,18 @@ class LDMConfig(DDPMConfig):
     """
 
     name: ClassVar[str] = "ldm"
+    tiny_overrides: ClassVar[dict] = {"image_size": 16, "base_channels": 8, "channel_mults": (1,),
+                                      "num_train_timesteps": 50, "ddim_steps": 10, "ema_decay": 0.0}
     autoencoder: str = "vae"
     autoencoder_config: dict = field(default_factory=dict)
     channel_mults: tuple[int, ...] = field(default=(1, 2))
+
+    @classmethod
+    def tiny(cls, **overrides) -> "LDMConfig":
+        """Tiny DDPM in the latent space of a tiny VAE of the same geometry."""
+        geometry = {k: overrides.get(k, cls.tiny_overrides.get(k, 1)) for k in ("image_size", "channels")}
+        ae = VAEConfig.tiny(**geometry).to_dict()
+        return super().tiny(**{"autoencoder_config": ae, **overrides})
 
     def build_autoencoder(self) -> VAE | AutoEncoder:
         if self.autoencoder not in ("vae", "ae"):

@@ -1,26 +1,21 @@
-"""Seeded, resumable training loop shared by every family.
+"""Training a generative model on an image tensor with the shared resumable loop.
 
-Randomness is a pure function of (seed, epoch, step): batch order comes from a generator seeded by the
-epoch and all noise in a step from one seeded by the step. A run interrupted at any point (even
-``kill -9``) and re-run resumes from the last checkpoint and produces the same steps, losses and weights
-as an uninterrupted run.
+Batch order comes from a generator seeded by ``(seed, epoch)`` and all noise in a step from the
+loop's per-step generator, so an interrupted run resumes to the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from obscura.errors import ObscuraError
 from obscura.generative.base import GenerativeModel
-from obscura.generative.checkpoint import read_checkpoint, save_checkpoint
+from obscura.methods import run_loop
+from obscura.methods.loop import _Means
 
 
 @dataclass
@@ -37,113 +32,79 @@ class TrainSettings:
 class TrainResult:
     steps: int
     rows: list[dict] = field(default_factory=list)      # one per ``log_every`` window (the loss curve)
-    epochs: list[dict] = field(default_factory=list)    # per-epoch means
+    epochs: list[dict] = field(default_factory=list)    # per-epoch means (+ what ``on_epoch`` returned)
     seconds: float = 0.0                                # wall time summed over interrupted runs
     resumed_from: int = 0
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch + 1))
 
 
-class _Means:
-    """Running sums of float metrics."""
+class GenerativeTask:
+    """Epochs over ``data`` in seeded order; keeps the running epoch means in its state."""
 
-    def __init__(self, state: dict | None = None):
-        self.sums: dict[str, float] = dict((state or {}).get("sums", {}))
-        self.count: int = int((state or {}).get("count", 0))
+    def __init__(self, model: GenerativeModel, data: torch.Tensor, settings: TrainSettings):
+        self.model, self.data, self.settings = model, data, settings
+        self.steps_per_epoch = len(data) // settings.batch_size
+        self.optimizers = model.configure_optimizers(settings.lr)
+        self.epoch_means = _Means()
+        self._order: tuple[int, torch.Tensor] | None = None
 
-    def add(self, logs: dict) -> None:
-        for k, v in logs.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v)
-        self.count += 1
+    def step(self, step: int, generator: torch.Generator) -> dict[str, float]:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, epoch_order(self.settings.seed, epoch, len(self.data)))
+        bs = self.settings.batch_size
+        self.model.train()
+        logs = self.model.training_step(self.data[self._order[1][i * bs:(i + 1) * bs]], self.optimizers, generator)
+        self.epoch_means.add(logs)
+        return logs
 
-    def means(self) -> dict[str, float]:
-        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+    def end_epoch(self) -> dict[str, float]:
+        means, self.epoch_means = self.epoch_means.means(), _Means()
+        return means
 
-    def state(self) -> dict:
-        return {"sums": self.sums, "count": self.count}
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "epoch_means": self.epoch_means.state(),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        for k, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][k])
+        self.epoch_means = _Means(state["epoch_means"])
 
 
 def train(model: GenerativeModel, data: torch.Tensor, settings: TrainSettings,
           state_path: str | os.PathLike | None = None, fingerprint: dict | None = None,
           on_step: Callable[[int, dict], None] | None = None,
-          on_epoch: Callable[[int, dict], None] | None = None, progress: bool = True) -> TrainResult:
+          on_epoch: Callable[[int, dict], dict | None] | None = None, progress: bool = True) -> TrainResult:
     """Train ``model`` on images ``data`` (N, C, H, W) in [−1, 1] for ``settings.epochs`` epochs.
 
-    With ``state_path`` the model, optimisers and logs are checkpointed every ``checkpoint_every`` steps
-    and at each epoch end; an existing state with the same ``fingerprint`` (e.g. the params) is resumed,
-    a different one is ignored and overwritten. ``on_step(step, means)`` gets each ``log_every`` window's
-    mean metrics, ``on_epoch(epoch, means)`` each epoch's.
+    ``on_step(step, means)`` gets each ``log_every`` window's means; ``on_epoch(epoch, means)`` each
+    epoch's (it may sample; what it returns is added to the epoch row).
     """
     model.check_images(data[:1])
     data = model.training_data(data)
-    steps_per_epoch = len(data) // settings.batch_size
-    if steps_per_epoch == 0:
+    task = GenerativeTask(model, data, settings)
+    if task.steps_per_epoch == 0:
         raise ObscuraError(f"training set has {len(data)} images, fewer than one batch of {settings.batch_size}; "
                            "lower batch_size or use more images.")
-    total = settings.epochs * steps_per_epoch
-    optimizers = model.configure_optimizers(settings.lr)
-    tag = json.dumps({"fingerprint": fingerprint, "n": len(data), "settings": settings.__dict__}, sort_keys=True,
-                     default=str)
-    result = TrainResult(steps=0)
-    window, epoch_means = _Means(), _Means()
-    state_path = Path(state_path) if state_path else None
-    if state_path is not None and state_path.is_file():
-        payload = read_checkpoint(state_path)
-        if payload.get("tag") == tag:
-            model.load_state_dict(payload["state_dict"])
-            for key, opt in optimizers.items():
-                opt.load_state_dict(payload["optimizers"][key])
-            logs = json.loads(payload["logs"])
-            result = TrainResult(steps=payload["step"], rows=logs["rows"], epochs=logs["epochs"],
-                                 seconds=logs["seconds"], resumed_from=payload["step"])
-            window, epoch_means = _Means(logs["window"]), _Means(logs["epoch"])
 
-    def save_state() -> None:
-        if state_path is None:
-            return
-        logs = {"rows": result.rows, "epochs": result.epochs, "seconds": result.seconds + time.perf_counter() - t0,
-                "window": window.state(), "epoch": epoch_means.state()}
-        save_checkpoint(state_path, model, {"tag": tag, "step": result.steps, "logs": json.dumps(logs),
-                                            "optimizers": {k: o.state_dict() for k, o in optimizers.items()}})
+    def epoch_end(step: int) -> dict:
+        epoch = step // task.steps_per_epoch - 1
+        means = task.end_epoch()
+        extra = on_epoch(epoch, means) if on_epoch else None
+        return {"epoch": epoch, **means, **(extra or {})}
 
-    t0 = time.perf_counter()
-    model.train()
-    order = None
-    with tqdm(total=total, initial=result.steps, desc=f"train {model.config.name}", unit="step",
-              disable=not progress) as bar:
-        while result.steps < total:
-            step = result.steps
-            epoch, i = divmod(step, steps_per_epoch)
-            if order is None or i == 0:
-                order = epoch_order(settings.seed, epoch, len(data))
-            batch = data[order[i * settings.batch_size:(i + 1) * settings.batch_size]]
-            logs = model.training_step(batch, optimizers, step_generator(settings.seed, step))
-            window.add(logs)
-            epoch_means.add(logs)
-            result.steps = step + 1
-            bar.update()
-            if result.steps % settings.log_every == 0 or result.steps == total:
-                means = window.means()
-                result.rows.append({"step": result.steps, "epoch": epoch, **means})
-                bar.set_postfix(loss=f"{means.get('loss', float('nan')):.4f}")
-                if on_step:
-                    on_step(result.steps, means)
-                window = _Means()
-            if i == steps_per_epoch - 1:
-                means = epoch_means.means()
-                result.epochs.append({"epoch": epoch, "step": result.steps, **means})
-                if on_epoch:
-                    on_epoch(epoch, means)       # may sample in eval mode
-                    model.train()
-                epoch_means = _Means()
-            if result.steps % settings.checkpoint_every == 0 or i == steps_per_epoch - 1:
-                save_state()
-    result.seconds += time.perf_counter() - t0
+    result = run_loop(task, settings.epochs * task.steps_per_epoch, seed=settings.seed, state_path=state_path,
+                      fingerprint={"fingerprint": fingerprint, "n": len(data), "settings": settings.__dict__},
+                      log=(lambda means, step: on_step(step, means)) if on_step else None, log_every=settings.log_every, checkpoint_every=settings.checkpoint_every,
+                      hooks=[(task.steps_per_epoch, epoch_end)], desc=f"train {model.config.name}",
+                      progress=progress)
     model.eval()
-    return result
+    rows = [{"step": r["step"], "epoch": (r["step"] - 1) // task.steps_per_epoch, **r} for r in result.rows]
+    epochs = [{"epoch": e["epoch"], "step": e["step"], **{k: v for k, v in e.items() if k not in ("epoch", "step")}}
+              for e in result.events]
+    return TrainResult(result.steps, rows, epochs, result.seconds, result.resumed_from)

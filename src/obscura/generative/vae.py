@@ -16,6 +16,7 @@ from obscura.generative.base import GenerativeModel, ModelConfig
 @dataclass
 class VAEConfig(ModelConfig):
     name: ClassVar[str] = "vae"
+    tiny_overrides: ClassVar[dict] = {"image_size": 16, "base_channels": 8, "latent_channels": 2}
     base_channels: int = 32
     latent_channels: int = 4
     beta: float = 1.0

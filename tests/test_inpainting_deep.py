@@ -10,6 +10,7 @@ from obscura.inpainting.deep.data import CropSampler
 from obscura.inpainting.deep.edge_guided import canny_edges, known_edges
 from obscura.inpainting.deep.nets import pyramid_fill
 from obscura.inpainting.deep.registry import METHODS, load_checkpoint, make_config, save_checkpoint
+from obscura.inpainting.deep.train import train
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +32,7 @@ def photos():
 def test_tiny_config_learns_and_keeps_shape(name, photos):
     torch.manual_seed(0)
     config = make_config(name, tiny=True)
-    model = config.build()
+    model = config.setup()
     batch = CropSampler(photos, 32, seed=1, edges=config.uses_edges).batch(4)
     opt = torch.optim.Adam(model.generator_parameters(), lr=3e-3)
     losses = []
@@ -57,7 +58,7 @@ def test_tiny_config_learns_and_keeps_shape(name, photos):
 
 
 def test_discriminator_step_runs(photos):
-    model = make_config("single_stage", tiny=True).build()
+    model = make_config("single_stage", tiny=True).setup()
     batch = CropSampler(photos, 32).batch(2)
     _, _, out = model.generator_loss(batch)
     d = model.discriminator_loss(batch["image"], out, batch["hole"])
@@ -66,21 +67,21 @@ def test_discriminator_step_runs(photos):
 
 
 def test_checkpoint_round_trip(tmp_path):
-    model = make_config("coarse_to_fine", tiny=True).build().eval()
-    save_checkpoint(tmp_path / "ckpt", "coarse_to_fine", model)
+    model = make_config("coarse_to_fine", tiny=True).setup().eval()
+    save_checkpoint(tmp_path / "ckpt", model)
     name, loaded = load_checkpoint(tmp_path / "ckpt")
     image, hole = torch.rand(1, 3, 16, 16), torch.zeros(1, 1, 16, 16)
     hole[..., 4:10, 4:10] = 1
     with torch.no_grad():
         assert name == "coarse_to_fine" and torch.equal(model(image, hole), loaded(image, hole))
-    with pytest.raises(ObscuraError, match="not a deep inpainting checkpoint"):
+    with pytest.raises(ObscuraError, match="checkpoint not found; train it with"):
         load_checkpoint(tmp_path)
 
 
 def test_registry_rejects_unknowns():
     with pytest.raises(ObscuraError, match="unknown deep inpainting method"):
         make_config("magic")
-    with pytest.raises(ObscuraError, match="unknown config keys"):
+    with pytest.raises(ObscuraError, match="unknown config field"):
         make_config("single_stage", widht=3)
 
 
@@ -114,7 +115,7 @@ def test_hole_l1_ignores_known_pixels():
 def test_repaint_with_oracle_denoiser_recovers_the_hole(strength):
     """With the exact noise predictor for a known x0, the RePaint chain must land on x0 in the hole:
     checks the strided steps, the re-noised pasting of known pixels and the resampling jumps."""
-    model = make_config("diffusion", tiny=True, sample_steps=5, resample=3, strength=strength).build()
+    model = make_config("diffusion", tiny=True, sample_steps=5, resample=3, strength=strength).setup()
     target = torch.rand(1, 3, 16, 16)
     x0 = target * 2 - 1
     sched = model.diffusion.scheduler
@@ -129,3 +130,26 @@ def test_repaint_with_oracle_denoiser_recovers_the_hole(strength):
     hole[..., 3:12, 4:13] = 1
     out = model(target * (1 - hole), hole)
     torch.testing.assert_close(out, target, atol=1e-4, rtol=0)
+
+
+def test_interrupted_training_resumes_to_identical_weights(tmp_path, photos):
+    """The shared loop: a run stopped after a checkpoint and restarted ends where an uninterrupted one does."""
+    def run(state=None, log=None):
+        torch.manual_seed(0)
+        model = make_config("edge_guided", tiny=True).setup()
+        sampler = CropSampler(photos, 32, seed=1, edges=True)
+        metrics = train(model, sampler, 8, 2, 1e-3, seed=3, state_path=state, log=log, log_every=1,
+                        checkpoint_every=3, progress=False)
+        return model, metrics
+
+    def crash(logs, step):
+        if step == 7:
+            raise KeyboardInterrupt
+
+    ref, ref_metrics = run()
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "s.pt", crash)
+    resumed, metrics = run(tmp_path / "s.pt")
+    assert metrics["resumed_from_step"] == 6
+    assert metrics["final_loss"] == ref_metrics["final_loss"]
+    assert all(torch.equal(v, ref.state_dict()[k]) for k, v in resumed.state_dict().items())

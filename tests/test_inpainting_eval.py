@@ -61,7 +61,7 @@ def test_outpaint_extends_and_keeps_image(photo, name):
 def test_outpaint_with_deep_model(photo):
     from obscura.inpainting.deep.registry import make_config
 
-    fn = deep_method(make_config("single_stage", tiny=True).build())
+    fn = deep_method(make_config("single_stage", tiny=True).setup())
     out = outpaint(photo, fn, top=5, right=3)
     assert out.shape == (45, 43, 3)
     np.testing.assert_array_equal(out[5:, :40], photo)
@@ -72,7 +72,7 @@ def test_outpaint_with_deep_model(photo):
 def test_unknown_method_and_missing_weights(tmp_path):
     with pytest.raises(ObscuraError, match="unknown inpainting method"):
         get_method("magic")
-    with pytest.raises(ObscuraError, match="not a deep inpainting checkpoint"):
+    with pytest.raises(ObscuraError, match="checkpoint not found; train it with `dvc repro train_inpainting@single_stage`"):
         get_method("single_stage", tmp_path)
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from obscura.inpainting.deep.nets import PatchDiscriminator, harmonic_smooth, pyramid_fill
+from obscura.methods import MethodConfig
 
 
-@dataclass(frozen=True)
-class DeepConfig:
-    """Fields every deep method shares; subclasses add their own and implement ``build``."""
+@dataclass
+class DeepConfig(MethodConfig):
+    """Fields every deep method shares; subclasses add their own and implement ``setup``."""
+
+    tiny_overrides: ClassVar[dict] = {"width": 8, "depth": 1, "blocks": 1, "disc_width": 8, "adv_weight": 0.001}
 
     width: int = 16
     depth: int = 2
@@ -22,17 +26,6 @@ class DeepConfig:
     disc_width: int = 16
     smooth_iterations: int = 20  # Jacobi steps after the push-pull initial fill
     uses_edges = False  # class attribute: the sampler must provide Canny edge targets
-
-    def build(self) -> "InpaintModel":
-        raise NotImplementedError
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def tiny(cls) -> "DeepConfig":
-        """A config small enough for a CPU unit test."""
-        return cls(width=8, depth=1, blocks=1, disc_width=8, adv_weight=0.001)
 
 
 def hole_l1(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite, hole_l1
 from obscura.inpainting.deep.nets import Generator
 
 
-@dataclass(frozen=True)
+@dataclass
 class CoarseToFineConfig(DeepConfig):
+    name: ClassVar[str] = "coarse_to_fine"
+    tiny_overrides: ClassVar[dict] = {**DeepConfig.tiny_overrides, "coarse_width": 4}
     coarse_width: int = 8
     coarse_weight: float = 0.5  # weight of the coarse output's L1 in the loss
 
-    def build(self) -> "CoarseToFine":
+    def setup(self) -> "CoarseToFine":
         return CoarseToFine(self)
 
-    @classmethod
-    def tiny(cls):
-        return cls(width=8, depth=1, blocks=1, disc_width=8, adv_weight=0.001, coarse_width=4)
 
 
 class CoarseToFine(InpaintModel):

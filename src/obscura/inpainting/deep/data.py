@@ -29,8 +29,9 @@ class CropSampler:
                                            kinds[(i // len(buckets)) % len(kinds)], self.rng)
                                for i in range(pool)])
 
-    def batch(self, size: int) -> dict[str, torch.Tensor]:
-        rng, c = self.rng, self.crop
+    def batch(self, size: int, rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
+        """``size`` crops and masks drawn from ``rng`` (default: the sampler's own stream)."""
+        rng, c = rng or self.rng, self.crop
         crops = []
         for idx in rng.integers(0, len(self.images), size):
             im = self.images[idx]

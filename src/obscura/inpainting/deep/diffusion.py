@@ -15,6 +15,7 @@ Held-out hole PSNR of the default CPU-trained model (all buckets, 128 px): 13.1 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from tqdm import tqdm
@@ -23,8 +24,10 @@ from obscura.generative.ddpm import Diffusion
 from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite
 
 
-@dataclass(frozen=True)
+@dataclass
 class DiffusionConfig(DeepConfig):
+    name: ClassVar[str] = "diffusion"
+    tiny_overrides: ClassVar[dict] = {"width": 8, "depth": 1, "timesteps": 50, "sample_steps": 4, "resample": 2}
     width: int = 16  # UNet base channels
     depth: int = 2  # UNet levels - 1 (channel multipliers 1, 2, 2, ...)
     adv_weight: float = 0.0  # not adversarial
@@ -36,12 +39,9 @@ class DiffusionConfig(DeepConfig):
     strength: float = 0.3  # fraction of the chain run (1.0: start from pure noise, plain RePaint)
     seed: int = 0  # sampling noise
 
-    def build(self) -> "DiffusionInpaint":
+    def setup(self) -> "DiffusionInpaint":
         return DiffusionInpaint(self)
 
-    @classmethod
-    def tiny(cls):
-        return cls(width=8, depth=1, timesteps=50, sample_steps=4, resample=2)
 
 
 class DiffusionInpaint(InpaintModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -28,19 +29,18 @@ def known_edges(edges: torch.Tensor, hole: torch.Tensor, margin: int = 2) -> tor
     return edges * (1 - grown), grown
 
 
-@dataclass(frozen=True)
+@dataclass
 class EdgeGuidedConfig(DeepConfig):
+    name: ClassVar[str] = "edge_guided"
+    tiny_overrides: ClassVar[dict] = {**DeepConfig.tiny_overrides, "edge_width": 4}
     edge_width: int = 8
     edge_weight: float = 0.5  # weight of the edge BCE in the loss
     teacher_forcing: float = 0.5  # probability the filler sees true edges during training
     uses_edges = True
 
-    def build(self) -> "EdgeGuided":
+    def setup(self) -> "EdgeGuided":
         return EdgeGuided(self)
 
-    @classmethod
-    def tiny(cls):
-        return cls(width=8, depth=1, blocks=1, disc_width=8, adv_weight=0.001, edge_width=4)
 
 
 class EdgeGuided(InpaintModel):

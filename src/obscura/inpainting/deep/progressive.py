@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch.nn.functional as F
 
@@ -10,18 +11,17 @@ from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite, ho
 from obscura.inpainting.deep.nets import Generator
 
 
-@dataclass(frozen=True)
+@dataclass
 class ProgressiveConfig(DeepConfig):
+    name: ClassVar[str] = "progressive"
+    tiny_overrides: ClassVar[dict] = {**DeepConfig.tiny_overrides, "ring": 2, "train_passes": 2}
     ring: int = 4  # pixels filled inwards per pass
     train_passes: int = 3  # unrolled passes in training; the last one fills what remains
     max_passes: int = 64  # inference cap (the last pass fills what remains)
 
-    def build(self) -> "Progressive":
+    def setup(self) -> "Progressive":
         return Progressive(self)
 
-    @classmethod
-    def tiny(cls):
-        return cls(width=8, depth=1, blocks=1, disc_width=8, adv_weight=0.001, ring=2, train_passes=2)
 
 
 class Progressive(InpaintModel):

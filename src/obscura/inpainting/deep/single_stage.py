@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite, hole_l1
 from obscura.inpainting.deep.nets import Generator
 
 
-@dataclass(frozen=True)
+@dataclass
 class SingleStageConfig(DeepConfig):
+    name: ClassVar[str] = "single_stage"
     # Context encoders pair L1 with a small adversarial term; larger weights lowered held-out
     # hole PSNR in short CPU runs (0.001: -0.8 dB vs 0.0001 at 800 steps).
     adv_weight: float = 0.0001
 
-    def build(self) -> "SingleStage":
+    def setup(self) -> "SingleStage":
         return SingleStage(self)
 
 

@@ -109,7 +109,7 @@ def rescore(n: int, models: list[str]) -> dict:
     import torch
 
     from obscura.config import load_params
-    from obscura.generative import metrics as M
+    from obscura.metrics import extract_features, fid_kid, InceptionFeatures
     from obscura.generative.checkpoint import load_model
     from obscura.generative.data import fashion_mnist
     from obscura.generative.evaluate import generate
@@ -117,7 +117,7 @@ def rescore(n: int, models: list[str]) -> dict:
     os.chdir(ROOT)                                   # params paths are relative to the repository
     params = load_params(ROOT / "params.yaml")
     gp, ev = params.generative, params.generative.eval
-    net = M.InceptionFeatures()
+    net = InceptionFeatures()
     cache = ROOT / "bench" / "out" / "generative" / f"real_{n}_{gp.channels}x{gp.image_size}.pt"
     if cache.is_file():
         real = torch.load(cache, weights_only=True)
@@ -125,17 +125,17 @@ def rescore(n: int, models: list[str]) -> dict:
         perm = torch.randperm(60000, generator=torch.Generator().manual_seed(params.seed))[:n]
         train = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)[0][perm]
         test = fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels, n)[0]
-        real = {split: M.extract_features(net, x, ev.batch_size, desc=f"inception: {split}")
+        real = {split: extract_features(net, x, ev.batch_size, desc=f"inception: {split}")
                 for split, x in (("test", test), ("train", train))}
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(real, cache)
-    score = lambda fake: M.fid_kid(real["test"], fake, ev.kid_subset_size, ev.kid_subsets, params.seed)  # noqa: E731
+    score = lambda fake: fid_kid(real["test"], fake, ev.kid_subset_size, ev.kid_subsets, params.seed)  # noqa: E731
     out = {"samples": n, "real_vs_real": score(real["train"]), "models": {}}
     for name in models:
         model, _ = load_model(gp.output / name / "model.pt", expect=name, image_size=gp.image_size,
                               channels=gp.channels)
         samples, _ = generate(model, n, ev.batch_size, params.seed)
-        out["models"][name] = score(M.extract_features(net, samples, ev.batch_size, desc=f"inception: {name}"))
+        out["models"][name] = score(extract_features(net, samples, ev.batch_size, desc=f"inception: {name}"))
     return out
 
 

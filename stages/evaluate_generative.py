@@ -6,7 +6,7 @@ import json
 import sys
 
 from obscura.config import Params
-from obscura.generative import metrics as M
+from obscura.metrics import INCEPTION_NAME
 from obscura.generative.checkpoint import load_model
 from obscura.generative.classifier import load_reference as load_classifier
 from obscura.generative.data import fashion_mnist
@@ -30,7 +30,7 @@ def run(params: Params, name: str) -> dict:
                  **json.loads((gp.reports / "classifier.json").read_text())}
     train_info = json.loads((gp.reports / name / "train.json").read_text())
     with stage_run(f"evaluate_generative@{name}", ev, experiment=params.tracking.experiment, seed=params.seed,
-                   tags={"generative.model": name, "fid.network": M.INCEPTION_NAME,
+                   tags={"generative.model": name, "fid.network": INCEPTION_NAME,
                          "fid.samples": str(ev.fid_samples), "fid.real_samples": str(len(ref.inception))}
                    ) as tr:
         metrics, samples, strip = evaluate_model(model, ref, ev, params.seed)

@@ -7,7 +7,7 @@ import sys
 import torch
 
 from obscura.config import Params
-from obscura.generative import metrics as M
+from obscura.metrics import ClassifierFeatures, extract_features, fid_kid
 from obscura.generative.classifier import accuracy, train_classifier
 from obscura.generative.data import fashion_mnist
 from obscura.io import atomic_path, write_json
@@ -21,12 +21,12 @@ def run(params: Params) -> dict:
     with stage_run("generative_classifier", cp, experiment=params.tracking.experiment, seed=params.seed) as tr:
         clf = train_classifier(x, y, cp.epochs, cp.batch_size, cp.lr, params.seed,
                                on_epoch=lambda e, logs: tr.log_metrics(logs, step=e))
-        feats = M.ClassifierFeatures(clf)
+        feats = ClassifierFeatures(clf)
         n = gp.eval.real_samples
-        real = M.extract_features(feats, x_test[:n])
+        real = extract_features(feats, x_test[:n])
         # in-domain real-vs-real baseline: fid_samples training images against the cached test images
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(params.seed))[: gp.eval.fid_samples]
-        base = M.fid_kid(real, M.extract_features(feats, x[perm]), gp.eval.kid_subset_size, gp.eval.kid_subsets,
+        base = fid_kid(real, extract_features(feats, x[perm]), gp.eval.kid_subset_size, gp.eval.kid_subsets,
                          params.seed)
         metrics = {"test_accuracy": accuracy(clf, x_test, y_test), "train_images": len(x),
                    "fd_classifier_real_baseline": base["fid"], "kd_classifier_real_baseline": base["kid"]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from obscura.config import Params
-from obscura.generative import metrics as M
+from obscura.metrics import INCEPTION_NAME
 from obscura.generative.data import fashion_mnist
 from obscura.generative.evaluate import real_baseline, save_inception_reference
 from obscura.io import write_json
@@ -18,7 +18,7 @@ def run(params: Params) -> dict:
     x_test, _ = fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels, ev.real_samples)
     x_train, _ = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)
     with stage_run("generative_reference", ev, experiment=params.tracking.experiment, seed=params.seed,
-                   tags={"fid.network": M.INCEPTION_NAME}) as tr:
+                   tags={"fid.network": INCEPTION_NAME}) as tr:
         real, metrics = real_baseline(x_test, x_train, ev, params.seed)
         save_inception_reference(gp.output / "reference" / "inception.pt", real, gp.image_size, gp.channels)
         write_json(gp.reports / "reference.json", metrics)

@@ -10,6 +10,7 @@ from obscura.generative import metrics as M
 from obscura.generative.classifier import FashionClassifier, accuracy, train_classifier
 from obscura.generative.images import grid, to_model_space
 from obscura.generative.registry import tiny_config
+from obscura.metrics import ClassifierFeatures, InceptionFeatures, fid_kid, frechet_distance
 
 
 def reference_fid(a: np.ndarray, b: np.ndarray) -> float:
@@ -23,21 +24,21 @@ def test_fid_on_cached_features_matches_reference():
     g = torch.Generator().manual_seed(0)
     a = torch.randn((400, 16), generator=g)
     b = torch.randn((300, 16), generator=g) * 1.3 + 0.5
-    out = M.fid_kid(a, b, subset_size=100, subsets=20, seed=0)
+    out = fid_kid(a, b, subset_size=100, subsets=20, seed=0)
     assert out["fid"] == pytest.approx(reference_fid(a.double().numpy(), b.double().numpy()), rel=1e-3)
-    same = M.fid_kid(a[:200], a[200:], subset_size=100, subsets=20, seed=0)
+    same = fid_kid(a[:200], a[200:], subset_size=100, subsets=20, seed=0)
     assert same["fid"] < 0.3 * out["fid"] and abs(same["kid"]) < 0.2 * out["kid"]
-    again = M.fid_kid(a, b, subset_size=100, subsets=20, seed=0)
+    again = fid_kid(a, b, subset_size=100, subsets=20, seed=0)
     assert again == out
 
 
 def test_feature_width_mismatch_is_clear():
     with pytest.raises(ObscuraError, match="cached features have width 8, expected 16"):
-        M.fid_kid(torch.zeros(10, 16), torch.zeros(10, 8), 5, 2, 0)
+        fid_kid(torch.zeros(10, 16), torch.zeros(10, 8), 5, 2, 0)
 
 
 def test_inception_features_on_images_and_passthrough():
-    net = M.InceptionFeatures()
+    net = InceptionFeatures()
     x = torch.rand(2, 1, 28, 28) * 2 - 1
     f = net(x)
     assert f.shape == (2, 2048) and torch.isfinite(f).all()
@@ -51,9 +52,9 @@ def test_classifier_learns_and_features_separate_sets():
     x = torch.randn((256, 1, 16, 16), generator=g) * 0.2 + (y.float() * 1.2 - 0.6).view(-1, 1, 1, 1)
     clf = train_classifier(x.clamp(-1, 1), y, epochs=3, batch_size=32, lr=3e-3, seed=0, progress=False)
     assert accuracy(clf, x.clamp(-1, 1), y) > 0.95
-    feats = M.ClassifierFeatures(clf)
-    near = M.frechet_distance(feats, x[y == 0][:60], x[y == 0][60:])
-    far = M.frechet_distance(feats, x[y == 0][:60], x[y == 1][:60])
+    feats = ClassifierFeatures(clf)
+    near = frechet_distance(feats, x[y == 0][:60], x[y == 0][60:])
+    far = frechet_distance(feats, x[y == 0][:60], x[y == 1][:60])
     assert far > 3 * near
 
 
@@ -64,7 +65,7 @@ def test_reconstruction_metrics_and_blend_off_manifold():
     assert r["recon_mse"] == 0 and r["recon_psnr"] > 60
     r = M.reconstruction(model, x)
     assert r["recon_mse"] > 0 and 0 < r["recon_psnr"] < 60
-    ratio = M.blend_off_manifold(model, M.ClassifierFeatures(FashionClassifier(1, 16)), x, pairs=4, seed=0)
+    ratio = M.blend_off_manifold(model, ClassifierFeatures(FashionClassifier(1, 16)), x, pairs=4, seed=0)
     assert ratio > 0 and np.isfinite(ratio)
 
 

@@ -109,7 +109,7 @@ def test_cli_inpaint_and_errors(tmp_path, photo):
 def test_inception_scores_rank_identity_fill_best():
     import numpy as np
 
-    from obscura.generative.metrics import PixelFeatures
+    from obscura.metrics import PixelFeatures
     from obscura.inpainting.evaluate import inception_scores
 
     rng = np.random.default_rng(0)

@@ -12,6 +12,7 @@ import torch
 
 from obscura.errors import ObscuraError
 from obscura.generative import metrics as M
+from obscura.metrics import ClassifierFeatures, extract_features, fid_kid, INCEPTION_NAME, InceptionFeatures
 from obscura.generative.classifier import FashionClassifier
 
 
@@ -40,7 +41,7 @@ def save_inception_reference(path: Path, features: torch.Tensor, image_size: int
     from obscura.io import atomic_path
 
     with atomic_path(path) as tmp:
-        torch.save({"features": features, "network": M.INCEPTION_NAME, "image_size": image_size,
+        torch.save({"features": features, "network": INCEPTION_NAME, "image_size": image_size,
                     "channels": channels}, tmp)
 
 
@@ -48,13 +49,13 @@ def real_baseline(test_images: torch.Tensor, train_images: torch.Tensor, ev, see
                   ) -> tuple[torch.Tensor, dict[str, float]]:
     """Inception features of ``test_images`` (to cache) and the real-vs-real scores of ``ev.fid_samples``
     seeded training images against them: the floor every model's figures should be read against."""
-    net = M.InceptionFeatures()
+    net = InceptionFeatures()
     t0 = time.perf_counter()
-    real = M.extract_features(net, test_images, ev.batch_size, desc="inception: test images")
+    real = extract_features(net, test_images, ev.batch_size, desc="inception: test images")
     seconds = time.perf_counter() - t0
     perm = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))[: ev.fid_samples]
-    train = M.extract_features(net, train_images[perm], ev.batch_size, desc="inception: train images")
-    base = M.fid_kid(real, train, ev.kid_subset_size, ev.kid_subsets, seed)
+    train = extract_features(net, train_images[perm], ev.batch_size, desc="inception: train images")
+    base = fid_kid(real, train, ev.kid_subset_size, ev.kid_subsets, seed)
     return real, {"fid_real_baseline": base["fid"], "kid_real_baseline": base["kid"], "kid_real_baseline_std": base["kid_std"],
                   "real_samples": len(real), "fid_samples": len(train),
                   "inception_seconds_per_image": seconds / len(real)}
@@ -86,11 +87,11 @@ def blend_strip(model, x_test: torch.Tensor, steps: int, seed: int, rows: int = 
 def evaluate_model(model, ref: Reference, ev, seed: int) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """Every score of one trained model, its ``ev.fid_samples`` samples and its blend strip."""
     samples, per_second = generate(model, ev.fid_samples, ev.batch_size, seed)
-    fake = M.extract_features(M.InceptionFeatures(), samples, ev.batch_size,
+    fake = extract_features(InceptionFeatures(), samples, ev.batch_size,
                               desc=f"inception: {model.config.name} samples")
-    metrics = M.fid_kid(ref.inception, fake, ev.kid_subset_size, ev.kid_subsets, seed)
-    clf = M.ClassifierFeatures(ref.classifier)
-    in_domain = M.fid_kid(ref.classifier_features, M.extract_features(clf, samples), ev.kid_subset_size,
+    metrics = fid_kid(ref.inception, fake, ev.kid_subset_size, ev.kid_subsets, seed)
+    clf = ClassifierFeatures(ref.classifier)
+    in_domain = fid_kid(ref.classifier_features, extract_features(clf, samples), ev.kid_subset_size,
                           ev.kid_subsets, seed)
     metrics.update(fd_classifier=in_domain["fid"], fid_samples=ev.fid_samples, real_samples=len(ref.inception),
                    samples_per_second=per_second)

@@ -14,6 +14,7 @@ import torch
 
 from obscura.errors import ObscuraError
 from obscura.generative import metrics as M
+from obscura.metrics import PixelFeatures
 from obscura.generative.images import to_model_space
 from obscura.generative.registry import config_from_params
 from obscura.generative.train import TrainSettings, train
@@ -34,7 +35,7 @@ def blend_faces(gen_params, faces: torch.Tensor, seed: int,
     settings = TrainSettings(epochs=fp.epochs, batch_size=fp.batch_size, lr=fp.lr, seed=seed,
                              log_every=max(1, len(faces) // fp.batch_size))
     pairs = torch.randperm(len(faces), generator=torch.Generator().manual_seed(seed))[: 2 * fp.pairs]
-    pixels = M.PixelFeatures(gen_params.channels, gen_params.image_size)
+    pixels = PixelFeatures(gen_params.channels, gen_params.image_size)
     metrics, models = {}, {}
     for name in ("ae", "vae"):
         torch.manual_seed(seed)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from obscura.generative import metrics as M
+from obscura.metrics import ClassifierFeatures, extract_features, frechet_distance
 from obscura.generative.checkpoint import load_model, save_checkpoint
 from obscura.generative.classifier import load_reference
 from obscura.generative.registry import config_from_params
@@ -40,12 +40,12 @@ def epoch_scorer(gen_params, seed: int) -> Callable | None:
         return None
     clf, real = load_reference(gen_params.output / "reference" / "classifier.pt", gen_params.image_size,
                                gen_params.channels)
-    feats = M.ClassifierFeatures(clf)
+    feats = ClassifierFeatures(clf)
 
     def score(model) -> float:
         model.eval()
         fake = model.sample(gen_params.epoch_fd_samples, torch.Generator().manual_seed(seed))
-        return M.frechet_distance(feats, real, M.extract_features(feats, fake))
+        return frechet_distance(feats, real, extract_features(feats, fake))
 
     return score
 

@@ -7,20 +7,17 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
-from skimage.metrics import structural_similarity
 
 from obscura.inpainting.masks import bucket_name
+from obscura.metrics import psnr, ssim
 
 
 def scores(output: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """hole_psnr (hole pixels only), full_psnr (whole image), ssim (whole image), hole_l1."""
-    err = (output.astype(np.float64) - target) ** 2
-    hole_mse = float(err[mask].mean())
-    full_mse = float(err.mean())
     return {
-        "hole_psnr": 10 * np.log10(1.0 / max(hole_mse, 1e-10)),
-        "full_psnr": 10 * np.log10(1.0 / max(full_mse, 1e-10)),
-        "ssim": float(structural_similarity(output, target, channel_axis=2, data_range=1.0)),
+        "hole_psnr": psnr(output, target, mask),
+        "full_psnr": psnr(output, target),
+        "ssim": ssim(output, target),
         "hole_l1": float(np.abs(output.astype(np.float64) - target)[mask].mean()),
     }
 
@@ -104,7 +101,7 @@ def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndar
     """
     import torch
 
-    from obscura.generative.metrics import InceptionFeatures, extract_features, fid_kid
+    from obscura.metrics import InceptionFeatures, extract_features, fid_kid
 
     net = net or InceptionFeatures()
 

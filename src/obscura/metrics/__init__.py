@@ -1,0 +1,10 @@
+"""Metrics every track uses: PSNR/SSIM (masked variants) and FID/KID on shipped feature networks."""
+
+from obscura.metrics.features import (INCEPTION_NAME, ClassifierFeatures, FeatureNet, InceptionFeatures,
+                                      PixelFeatures, extract_features, fid_kid, frechet_distance, inception_path,
+                                      kernel_distance)
+from obscura.metrics.images import mse, psnr, ssim
+
+__all__ = ["INCEPTION_NAME", "ClassifierFeatures", "FeatureNet", "InceptionFeatures", "PixelFeatures",
+           "extract_features", "fid_kid", "frechet_distance", "inception_path", "kernel_distance", "mse", "psnr",
+           "ssim"]

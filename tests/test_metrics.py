@@ -1,0 +1,39 @@
+"""The shared image metrics against scikit-image's reference implementations."""
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from obscura.metrics import psnr, ssim
+
+
+@pytest.fixture
+def pair():
+    rng = np.random.default_rng(0)
+    a = rng.random((40, 36, 3))
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1)
+    return a, b
+
+
+def test_psnr_matches_skimage_and_masks(pair):
+    a, b = pair
+    assert psnr(b, a) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=1.0), rel=1e-10)
+    mask = np.zeros(a.shape[:2], bool)
+    mask[5:20, 3:30] = True
+    assert psnr(b, a, mask) == pytest.approx(peak_signal_noise_ratio(a[mask], b[mask], data_range=1.0), rel=1e-10)
+    t = torch.from_numpy(np.stack([a, b])).permute(0, 3, 1, 2)
+    assert psnr(t[1:], t[:1]) == pytest.approx(psnr(b, a), rel=1e-10)
+    assert psnr(a, a) == pytest.approx(100.0)
+
+
+def test_ssim_matches_skimage_gaussian_window(pair):
+    a, b = pair
+    ref = structural_similarity(a, b, channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                use_sample_covariance=False)
+    assert ssim(b, a) == pytest.approx(ref, abs=2e-3)
+    grey = structural_similarity(a[..., 0], b[..., 0], data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                 use_sample_covariance=False)
+    assert ssim(b[..., 0], a[..., 0]) == pytest.approx(grey, abs=2e-3)
+    assert ssim(a, a) == pytest.approx(1.0)
+    assert ssim(b, a) < 0.99

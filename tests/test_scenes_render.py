@@ -7,7 +7,8 @@ import pytest
 
 from obscura.rendering.cameras import (Intrinsics, camera_centers, look_at, opencv_to_nerf_c2w, pose_errors, project,
                                        read_colmap_model, read_transforms_json, reconstruction_poses, umeyama)
-from obscura.rendering.scenes import build_scene, load_cameras, load_split, make_scene
+from obscura.rendering.scene_format import load_cameras, load_split
+from obscura.rendering.scenes import build_scene, make_scene
 from obscura.rendering.scenes.mesh import quad
 from obscura.rendering.scenes.render import MeshRenderer, bilinear
 

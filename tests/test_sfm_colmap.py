@@ -12,7 +12,7 @@ from obscura.config import parse_params
 from obscura.errors import ObscuraError
 from obscura.rendering.cameras import pose_errors, read_colmap_model
 from obscura.rendering.ingest import BadImagesError
-from obscura.rendering.scenes import load_cameras
+from obscura.rendering.scene_format import load_cameras
 from obscura.rendering.scenes.textures import photo
 from obscura.rendering.sfm import ReconstructionError, run_sfm
 from stages import scenes as scenes_stage

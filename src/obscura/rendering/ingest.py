@@ -135,8 +135,8 @@ def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: in
     from PIL import Image
     from tqdm import tqdm
 
-    from obscura.io import atomic_dir, write_json
-    from obscura.rendering.scenes import split_names
+    from obscura.io import atomic_dir
+    from obscura.rendering.scene_format import write_scene_json
 
     source, scene_dir = Path(source), Path(scene_dir)
     if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
@@ -165,9 +165,6 @@ def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: in
         for i, n in enumerate(tqdm(names, desc="ingest", disable=not progress)):
             with load(i) as im:
                 _normalised(im, max_size).save(tmp / "images" / n)
-        write_json(tmp / "scene.json", {
-            "name": name or scene_dir.name, "kind": kind, "source": str(source),
-            "width": w, "height": h, "num_images": len(names), "images": names,
-            "split": split_names(names, test_every), "max_size": max_size,
-        })
+        write_scene_json(tmp, name or scene_dir.name, kind, str(source), w, h, names, test_every,
+                         max_size=max_size)
     return {"num_images": len(names), "width": w, "height": h}

@@ -5,7 +5,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from obscura.metrics import psnr, ssim
+from obscura.metrics import psnr, ssim, ssim_differentiable
 
 
 @pytest.fixture
@@ -37,3 +37,17 @@ def test_ssim_matches_skimage_gaussian_window(pair):
     assert ssim(b[..., 0], a[..., 0]) == pytest.approx(grey, abs=2e-3)
     assert ssim(a, a) == pytest.approx(1.0)
     assert ssim(b, a) < 0.99
+
+
+def test_differentiable_ssim_matches_skimage_and_autograd_in_double(pair):
+    a, b = (torch.from_numpy(x).float() for x in pair)
+    a.requires_grad_(True)
+    value = ssim_differentiable(a, b)
+    ref = structural_similarity(pair[0], pair[1], channel_axis=2, data_range=1.0, gaussian_weights=True,
+                                sigma=1.5, use_sample_covariance=False)
+    assert float(value) == pytest.approx(ref, abs=1e-6)
+    value.backward()
+    check = a.detach().double().requires_grad_(True)
+    ref = ssim_differentiable(check, b.double())
+    ref.backward()
+    torch.testing.assert_close(a.grad.double(), check.grad, rtol=1e-3, atol=1e-7)

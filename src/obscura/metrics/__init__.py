@@ -3,8 +3,8 @@
 from obscura.metrics.features import (INCEPTION_NAME, ClassifierFeatures, FeatureNet, InceptionFeatures,
                                       PixelFeatures, extract_features, fid_kid, frechet_distance, inception_path,
                                       kernel_distance)
-from obscura.metrics.images import mse, psnr, ssim
+from obscura.metrics.images import mse, psnr, ssim, ssim_differentiable
 
 __all__ = ["INCEPTION_NAME", "ClassifierFeatures", "FeatureNet", "InceptionFeatures", "PixelFeatures",
            "extract_features", "fid_kid", "frechet_distance", "inception_path", "kernel_distance", "mse", "psnr",
-           "ssim"]
+           "ssim", "ssim_differentiable"]

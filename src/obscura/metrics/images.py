@@ -43,3 +43,22 @@ def ssim(a, b, data_range: float = 1.0) -> float:
     if x.ndim == 3:
         x, y = x[None], y[None]
     return float(structural_similarity_index_measure(x, y, data_range=data_range))
+
+
+def ssim_differentiable(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Mean SSIM of two (H, W, C) float tensors in [0, 1] as a differentiable training loss term:
+    Gaussian window over the valid region (equal to skimage's ``gaussian_weights=True``; torchmetrics'
+    :func:`ssim` differs from it in the 4th decimal by its border handling), computed in the inputs'
+    dtype with separable convolutions, several times faster than torchmetrics."""
+    import torch.nn.functional as F
+
+    c = a.shape[-1]
+    x = torch.cat([a, b, a * a, b * b, a * b], -1).permute(2, 0, 1)[None]
+    g = torch.exp(-((torch.arange(window, dtype=a.dtype) - (window - 1) / 2) ** 2) / (2 * sigma ** 2))
+    g = (g / g.sum()).repeat(5 * c, 1, 1)
+    x = F.conv2d(x, g[:, :, None, :], groups=5 * c)
+    mu_a, mu_b, aa, bb, ab = F.conv2d(x, g[:, :, :, None], groups=5 * c)[0].split(c)
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    var_a, var_b, cov = aa - mu_a ** 2, bb - mu_b ** 2, ab - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return s.mean()

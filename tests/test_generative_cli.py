@@ -36,9 +36,9 @@ def test_sample_and_blend_write_pngs(ckpts):
     assert r.returncode == 0, r.stderr
     grid = iio.imread(ckpts / "s.png")
     assert grid.shape == (2 * 18 + 2, 3 * 18 + 2)
-    r = cli("blend", "ae", ckpts / "a.png", ckpts / "big.png", ckpts / "bl.png", "--steps", 4, "--resize",
-            "--checkpoint", ckpts / "ae.pt")
-    assert r.returncode == 0, r.stderr
+    r = cli("blend", "ae", ckpts / "a.png", ckpts / "big.png", ckpts / "bl.png", "--steps", 4,
+            "--checkpoint", ckpts / "ae.pt")                                   # other sizes are fitted by default
+    assert r.returncode == 0 and "big.png is 28x28; fitted to the model's 16x16" in r.stderr, r.stderr
     strip = iio.imread(ckpts / "bl.png")
     assert strip.shape == (18 + 2, 6 * 18 + 2)
     a = iio.imread(ckpts / "a.png")
@@ -49,8 +49,8 @@ def test_errors_are_one_line_exit_2(ckpts):
     cases = [
         (("sample", "flow", ckpts / "x.png"), "unknown generative model 'flow'"),
         (("sample", "vae", ckpts / "x.png", "--checkpoint", ckpts / "ae.pt"), "holds a 'ae' model"),
-        (("blend", "ae", ckpts / "a.png", ckpts / "big.png", ckpts / "x.png", "--checkpoint", ckpts / "ae.pt"),
-         "is 28x28 but the ae model works on 16x16"),
+        (("blend", "ae", ckpts / "a.png", ckpts / "big.png", ckpts / "x.png", "--no-resize", "--checkpoint",
+          ckpts / "ae.pt"), "is 28x28 but the ae model works on 16x16"),
         (("blend", "gan", ckpts / "a.png", ckpts / "b.png", ckpts / "x.png", "--checkpoint", ckpts / "gan.pt"),
          "no encoder"),
         (("sample", "ae", ckpts / "x.png", "--checkpoint", ckpts / "a.png"), "not a readable Obscura checkpoint"),

@@ -84,37 +84,70 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Save an HxW or HxWxC image (float in [0, 1] or uint8) atomically; format from the suffix."""
-    import imageio.v3 as iio
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
-    image = to_uint8(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
+
+def image_output(path: str | os.PathLike) -> Path:
+    """``path`` if an image can be written there (known format, not a folder), else one ObscuraError."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, image, extension=path.suffix)
+    if path.is_dir():
+        raise ObscuraError(f"{path}: is a folder; give the file to write, e.g. {path / 'result.png'}.")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        what = f"unknown image format {path.suffix!r}" if path.suffix else "no file extension"
+        raise ObscuraError(f"{path}: {what}; end the name in one of {', '.join(IMAGE_SUFFIXES)}.")
     return path
 
 
-def load_image(path: str | os.PathLike, channels: int | None = 3) -> np.ndarray:
-    """Load an image as float32 HxWxC in [0, 1].
+def holds_16_bits(path: str | os.PathLike) -> bool:
+    """Whether the image format of ``path`` (by suffix) can store 16 bits per channel (PNG, TIFF)."""
+    return Path(path).suffix.lower() in (".png", ".tif", ".tiff")
 
-    ``channels=3`` converts grayscale to RGB and drops alpha (composited on black is not done:
-    alpha is simply discarded); ``channels=1`` converts to luminance; ``None`` keeps the file's channels.
+
+def save_image(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
+    """Save an HxW or HxWxC image (float in [0, 1] or uint8) atomically; format from the suffix.
+
+    ``bits=16`` writes 16 bits per channel where the format holds them (:func:`holds_16_bits`).
     """
+    import imageio.v3 as iio
+
+    path = image_output(path)
+    sixteen = bits == 16 and holds_16_bits(path)
+    image = (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16) if sixteen else to_uint8(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    colour_png16 = sixteen and image.ndim == 3 and path.suffix.lower() == ".png"    # Pillow cannot write these
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, image, extension=path.suffix, plugin="opencv" if colour_png16 else None)
+    return path
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file's pixels as stored: HxW or HxWxC, uint8, or uint16 for 16-bit PNG/TIFF."""
     import imageio.v3 as iio
 
     path = Path(path)
     if not path.is_file():
         raise ObscuraError(f"{path}: no such image file.")
+    with open(path, "rb") as fh:
+        header = fh.read(26)
+    sixteen_bit_png = header[:8] == b"\x89PNG\r\n\x1a\n" and header[24:25] == b"\x10"
     try:
-        image = np.asarray(iio.imread(path))
+        if sixteen_bit_png:  # Pillow would read a 16-bit colour PNG as 8 bits; OpenCV keeps all 16
+            import cv2
+
+            image = np.asarray(iio.imread(path, plugin="opencv", flags=cv2.IMREAD_UNCHANGED))
+        else:
+            image = np.asarray(iio.imread(path))
     except Exception as exc:  # imageio raises many types for unreadable files
         raise ObscuraError(f"{path}: not a readable image ({exc.__class__.__name__}). "
                            "Pass a PNG or JPEG file.") from exc
     if image.ndim not in (2, 3) or image.size == 0:
         raise ObscuraError(f"{path}: expected a single 2-D image, got array of shape {image.shape}.")
+    return image
+
+
+def float_image(image: np.ndarray) -> np.ndarray:
+    """Pixels as stored (:func:`read_image`) as float32 HxWxC in [0, 1]."""
     if image.dtype == np.uint16:
         image = image.astype(np.float32) / 65535.0
     elif image.dtype == np.uint8:
@@ -125,8 +158,16 @@ def load_image(path: str | os.PathLike, channels: int | None = 3) -> np.ndarray:
         image = image.astype(np.float32)
         if image.max() > 1.0:
             image = image / 255.0
-    if image.ndim == 2:
-        image = image[..., None]
+    return image[..., None] if image.ndim == 2 else image
+
+
+def load_image(path: str | os.PathLike, channels: int | None = 3) -> np.ndarray:
+    """Load an image as float32 HxWxC in [0, 1] (16-bit files keep their precision).
+
+    ``channels=3`` converts grayscale to RGB and drops alpha (composited on black is not done:
+    alpha is simply discarded); ``channels=1`` converts to luminance; ``None`` keeps the file's channels.
+    """
+    image = float_image(read_image(path))
     if channels is None:
         return image
     if image.shape[2] in (2, 4):

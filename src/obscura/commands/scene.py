@@ -30,38 +30,39 @@ def _params():
 @app.command("ingest")
 def ingest(photos: Annotated[Path, typer.Argument(help="folder of photos, or a video file")],
            scene_dir: Annotated[Path, typer.Argument(help="scene directory to create")],
-           max_size: Annotated[int | None, typer.Option(help="longest side after downscaling (default: params)")] = None,
-           fps: Annotated[float | None, typer.Option(help="frames per second taken from a video (default: params)")] = None):
+           max_size: Annotated[int | None, typer.Option(min=32, help="longest side after downscaling "
+                                                                     "(default: params, 1600)")] = None,
+           fps: Annotated[float | None, typer.Option(min=0.01, help="frames per second taken from a video "
+                                                                    "(default: params, 2)")] = None):
     """Copy photos into SCENE_DIR/images: upright (EXIF), RGB, downscaled; bad files are listed and rejected."""
     from obscura.rendering.ingest import ingest as run_ingest
 
     cfg, _, _ = _params()
-    out = run_ingest(photos, scene_dir, max_size=max_size or cfg.ingest.max_size,
-                     video_fps=fps or cfg.ingest.video_fps, test_every=cfg.test_every)
+    out = run_ingest(photos, scene_dir, max_size=cfg.ingest.max_size if max_size is None else max_size,
+                     video_fps=cfg.ingest.video_fps if fps is None else fps, test_every=cfg.test_every)
     typer.echo(f"{scene_dir}: {out['num_images']} images of {out['width']}x{out['height']}")
 
 
 @app.command("make")
 def make(name: Annotated[str, typer.Argument(help="built-in scene: orbit or room")],
-         scene_dir: Annotated[Path | None, typer.Argument(help="output (default: <scenes.output>/NAME)")] = None,
-         views: Annotated[int | None, typer.Option(help="number of views (default: params)")] = None,
-         width: Annotated[int | None, typer.Option(help="image width (default: params)")] = None,
-         height: Annotated[int | None, typer.Option(help="image height (default: params)")] = None):
+         scene_dir: Annotated[Path | None, typer.Argument(help="output (default: <scenes.output>/NAME in the "
+                                                               "project)")] = None,
+         views: Annotated[int | None, typer.Option(min=3, help="number of views (default: params)")] = None,
+         width: Annotated[int | None, typer.Option(min=32, max=4096, help="image width (default: params)")] = None,
+         height: Annotated[int | None, typer.Option(min=32, max=4096, help="image height (default: params)")] = None):
     """Render a built-in scene with ground-truth cameras, depth and points."""
+    from obscura.paths import workspace_root
+    from obscura.rendering.params import SceneSpec
     from obscura.rendering.scenes import create_scene
 
     cfg, _, seed = _params()
-    spec = cfg.builtin.get(name)
-    if views is not None and spec is not None:
-        spec = spec.model_copy(update={"num_views": views})
-    elif views is not None:
-        from obscura.rendering.params import SceneSpec
-
-        spec = SceneSpec(num_views=views)
-    builtin = {**cfg.builtin, **({name: spec} if spec is not None else {})}
+    builtin = dict(cfg.builtin)
+    if views is not None:
+        builtin[name] = builtin[name].model_copy(update={"num_views": views}) if name in builtin else \
+            SceneSpec(num_views=views)
     cfg = cfg.model_copy(update={"builtin": builtin, "photos": {}, "width": width or cfg.width,
                                  "height": height or cfg.height})
-    out = create_scene(name, cfg, scene_dir, seed=seed)
+    out = create_scene(name, cfg, scene_dir or workspace_root() / cfg.output / name, seed=seed)
     typer.echo(json.dumps(out, indent=2))
 
 

@@ -12,7 +12,8 @@ from obscura.methods import checkpoint as ckpt
 from obscura.methods.checkpoint import CheckpointError
 
 KIND = "generative"
-HINT = "train the model first (`obscura generative train <model>` or `dvc repro train_generative@<model>`)"
+HINT = ("train the model first (`obscura generative train <model>` or `dvc repro train_generative@<model>`), "
+        "or pass a checkpoint written by Obscura")
 
 
 def save_checkpoint(path: str | os.PathLike, model: GenerativeModel, extra: dict | None = None) -> Path:

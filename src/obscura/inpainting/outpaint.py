@@ -9,6 +9,8 @@ import numpy as np
 from obscura.errors import ObscuraError
 from obscura.inpainting.inputs import as_rgb
 
+MAX_NEW_PIXELS = 1 << 20   # ~6 GB for the biharmonic solver; criminisi (the CLI default) takes hours at this size
+
 
 def extend_canvas(image: np.ndarray, top: int = 0, bottom: int = 0, left: int = 0,
                   right: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -18,6 +20,10 @@ def extend_canvas(image: np.ndarray, top: int = 0, bottom: int = 0, left: int = 
     if any(v < 0 for v in sides.values()) or not any(sides.values()):
         raise ObscuraError(f"outpainting needs non-negative margins with at least one > 0, got {sides}.")
     h, w = image.shape[:2]
+    new = (h + top + bottom) * (w + left + right) - h * w
+    if new > MAX_NEW_PIXELS:
+        raise ObscuraError(f"margins {sides} would add {new:,} pixels to the {w}x{h} image; outpainting adds at "
+                           f"most {MAX_NEW_PIXELS:,} (about 1024x1024): use smaller margins or downscale the image.")
     canvas = np.zeros((h + top + bottom, w + left + right, 3), np.float32)
     canvas[top:top + h, left:left + w] = image
     mask = np.ones(canvas.shape[:2], bool)

@@ -22,7 +22,7 @@ class SceneSpec(Section):
 class IngestParams(Section):
     """How photo folders / videos become scenes."""
 
-    max_size: int | None = Field(1600, ge=64, description="downscale so the longest side is at most this (null: keep)")
+    max_size: int | None = Field(1600, ge=32, description="downscale so the longest side is at most this (null: keep)")
     video_fps: float = Field(2.0, gt=0, description="frames per second taken from a video input")
 
 

@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 
-import numpy as np
 from tqdm import tqdm
 
 from obscura.config import Params
 from obscura.errors import ObscuraError
 from obscura.inpainting.data import photos
 from obscura.inpainting.evaluate import comparison_grid, evaluate, inception_scores, show_hole, summarise
-from obscura.inpainting.masks import bucket_name, load_mask
+from obscura.inpainting.masks import bucket_name, read_mask_set
 from obscura.inpainting.methods import get_method
-from obscura.io import atomic_dir, atomic_path, save_image, write_json
+from obscura.io import atomic_dir, save_image, write_csv, write_json
 from obscura.tracking import stage_run
-
-
-def load_cases(masks_dir) -> list[dict]:
-    index_path = masks_dir / "index.json"
-    if not index_path.is_file():
-        raise ObscuraError(f"{index_path} is missing: run the `masks` stage first (dvc repro masks).")
-    return [{**e, "bucket": tuple(e["bucket"]), "mask": load_mask(masks_dir / e["file"])}
-            for e in json.loads(index_path.read_text())]
 
 
 def run(params: Params) -> dict:
     cfg = params.inpainting
     images = photos(params.prepare.output, "heldout", cfg.image_size)
-    cases = load_cases(cfg.masks_dir)
+    cases = read_mask_set(cfg.masks_dir)
     names = list(cfg.classical) + list(cfg.deep)
     methods = {n: get_method(n, cfg.models_dir) for n in names}
     grid_bucket = bucket_name(tuple(cfg.grid_bucket))
@@ -59,14 +48,10 @@ def run(params: Params) -> dict:
                 mask = cases[grid_cases[image]]["mask"]
                 grid = comparison_grid(show_hole(images[image], mask), outputs, images[image])
                 save_image(tmp / f"{image}.png", grid)
-        with atomic_path(cfg.reports / "table.csv") as tmp, open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in table)
-        with atomic_path(cfg.reports / "cases.csv") as tmp, open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(cfg.reports / "table.csv",
+                  [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in table],
+                  first=tuple(table[0]))
+        write_csv(cfg.reports / "cases.csv", rows, first=tuple(rows[0]))
         write_json(cfg.reports / "metrics.json", metrics)
         tracker.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})
         for path in ("table.csv", "cases.csv", "metrics.json", "grids"):

@@ -132,3 +132,34 @@ def load_mask(path: str | os.PathLike) -> np.ndarray:
         raise ObscuraError(f"{path}: {ambiguous:.0%} of the mask pixels are grey; a mask must be black "
                            "(keep) and white (fill). Threshold it to two levels first.")
     return gray > 0.5
+
+
+def write_mask_set(masks_dir: str | os.PathLike, cases: list[dict], names: list[str]) -> list[dict]:
+    """Write :func:`mask_set` cases for the photos ``names`` atomically: one PNG per case (white = hole)
+    and ``index.json`` listing file, image name, bucket, kind and hole ratio. Returns the index."""
+    import json
+
+    from obscura.io import atomic_dir, save_image
+
+    index = []
+    with atomic_dir(masks_dir) as tmp:
+        for case in cases:
+            image = names[case["image"] % len(names)]
+            file = f"{image}_{bucket_name(case['bucket'])}_{case['image'] // len(names)}.png"
+            save_image(tmp / file, case["mask"].astype("uint8") * 255)
+            index.append({"file": file, "image": image, "bucket": list(case["bucket"]), "kind": case["kind"],
+                          "ratio": round(case["ratio"], 6)})
+        (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    return index
+
+
+def read_mask_set(masks_dir: str | os.PathLike) -> list[dict]:
+    """The cases of :func:`write_mask_set` with their masks loaded (``bucket`` as a tuple)."""
+    import json
+
+    masks_dir = Path(masks_dir)
+    index_path = masks_dir / "index.json"
+    if not index_path.is_file():
+        raise ObscuraError(f"{index_path} is missing: run the `masks` stage first (dvc repro masks).")
+    return [{**e, "bucket": tuple(e["bucket"]), "mask": load_mask(masks_dir / e["file"])}
+            for e in json.loads(index_path.read_text())]

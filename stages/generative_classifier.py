@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import sys
 
-import torch
-
 from obscura.config import Params
-from obscura.metrics import ClassifierFeatures, extract_features, fid_kid
-from obscura.generative.classifier import accuracy, train_classifier
+from obscura.generative.classifier import make_reference
 from obscura.generative.data import fashion_mnist
-from obscura.io import atomic_path, write_json
+from obscura.io import write_json
 from obscura.tracking import stage_run
 
 
@@ -19,21 +16,9 @@ def run(params: Params) -> dict:
     x, y = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels, cp.train_images)
     x_test, y_test = fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels)
     with stage_run("generative_classifier", cp, experiment=params.tracking.experiment, seed=params.seed) as tr:
-        clf = train_classifier(x, y, cp.epochs, cp.batch_size, cp.lr, params.seed,
-                               on_epoch=lambda e, logs: tr.log_metrics(logs, step=e))
-        feats = ClassifierFeatures(clf)
-        n = gp.eval.real_samples
-        real = extract_features(feats, x_test[:n])
-        # in-domain real-vs-real baseline: fid_samples training images against the cached test images
-        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(params.seed))[: gp.eval.fid_samples]
-        base = fid_kid(real, extract_features(feats, x[perm]), gp.eval.kid_subset_size, gp.eval.kid_subsets,
-                         params.seed)
-        metrics = {"test_accuracy": accuracy(clf, x_test, y_test), "train_images": len(x),
-                   "fd_classifier_real_baseline": base["fid"], "kd_classifier_real_baseline": base["kid"]}
-        out = gp.output / "reference" / "classifier.pt"
-        with atomic_path(out) as tmp:
-            torch.save({"state_dict": clf.state_dict(), "channels": gp.channels, "image_size": gp.image_size,
-                        "test_features": real}, tmp)
+        metrics = make_reference(gp.output / "reference" / "classifier.pt", x, y, x_test, y_test, cp,
+                                 gp.eval.real_samples, gp.eval.fid_samples, gp.eval.kid_subset_size,
+                                 gp.eval.kid_subsets, params.seed, log=lambda logs, step: tr.log_metrics(logs, step=step))
         write_json(gp.reports / "classifier.json", metrics)
         tr.log_metrics(metrics)
     return metrics

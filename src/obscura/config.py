@@ -12,6 +12,7 @@ from obscura.errors import ConfigError
 from obscura.generative.params import GenerativeParams
 from obscura.inpainting.params import InpaintingParams
 from obscura.paths import workspace_root
+from obscura.rendering.gaussians.params import GaussiansParams
 from obscura.rendering.params import ScenesParams, SfmParams
 from obscura.section import Section
 
@@ -46,6 +47,7 @@ class Params(Section):
     sfm: SfmParams
     inpainting: InpaintingParams
     generative: GenerativeParams
+    gaussians: GaussiansParams
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:

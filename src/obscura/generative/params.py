@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from obscura.section import Section
 
@@ -87,8 +87,17 @@ class FacesParams(Section):
     pairs: int = Field(ge=1, description="face pairs blended in the strip and the off-manifold score")
 
 
+class ModelEntry(Section):
+    """One trained family: ``dvc repro train_generative@<name>``."""
+
+    needs: str = Field(description="a file under generative.output this model builds on (DVC dependency), e.g. "
+                                   "the autoencoder checkpoint of the LDM")
+
+
 class GenerativeParams(Section):
     """Generative track; seeds come from the top-level ``seed``."""
+
+    models: dict[str, ModelEntry] = Field(description="the families trained and evaluated, in order")
 
     image_size: int = Field(ge=8, description="Fashion-MNIST 28x28 is centre-padded (32) or resized to this")
     channels: Literal[1, 3]
@@ -107,3 +116,11 @@ class GenerativeParams(Section):
     eval: EvalParams
     classifier: ClassifierParams
     faces: FacesParams
+
+    @field_validator("models")
+    @classmethod
+    def _known(cls, v: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
+        unknown = sorted(set(v) - {"ae", "vae", "gan", "ddpm", "ldm"})
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; available: ae, vae, gan, ddpm, ldm")
+        return v

@@ -97,7 +97,7 @@ def load_cameras(scene_dir: str | os.PathLike, source: str = "auto") -> SceneCam
     """Cameras of a scene from ``ground_truth/sparse``, ``undistorted/sparse/0`` or ``sparse/0``.
 
     ``auto`` prefers the SfM result that renderers can use directly (``undistorted``, then a
-    pinhole ``sparse``), then ground truth. Only registered images are returned; the split keeps
+    pinhole ``sparse``), then ground truth; ``sfm`` is ``auto`` without the ground truth. Only registered images are returned; the split keeps
     the scene's assignment of each image. Raises if the camera is not a pinhole model.
     """
     from obscura.rendering.cameras import read_colmap_model, reconstruction_poses
@@ -105,9 +105,9 @@ def load_cameras(scene_dir: str | os.PathLike, source: str = "auto") -> SceneCam
     scene_dir = Path(scene_dir)
     models = {"ground_truth": scene_dir / "ground_truth" / "sparse",
               "undistorted": scene_dir / "undistorted" / "sparse" / "0", "sparse": scene_dir / "sparse" / "0"}
-    order = ["undistorted", "sparse", "ground_truth"] if source == "auto" else [source]
-    if source not in models and source != "auto":
-        raise ObscuraError(f"unknown camera source {source!r}; use auto, {', '.join(models)}.")
+    order = {"auto": ["undistorted", "sparse", "ground_truth"], "sfm": ["undistorted", "sparse"]}.get(source, [source])
+    if source not in models and source not in ("auto", "sfm"):
+        raise ObscuraError(f"unknown camera source {source!r}; use auto, sfm, {', '.join(models)}.")
     found = [s for s in order if (models[s] / "images.bin").is_file() or (models[s] / "images.txt").is_file()]
     if not found:
         raise ObscuraError(f"{scene_dir}: no camera model ({' / '.join(str(models[s]) for s in order)}); "

@@ -1,0 +1,122 @@
+"""Tile binning: which gaussians' 3-sigma boxes overlap which ``tile`` x ``tile`` pixel tiles.
+
+A gaussian with screen mean (u, v) and integer radius r covers the box [u - r, u + r] x [v - r, v + r]
+(pixel coordinates, first pixel centre at (0.5, 0.5)); radius 0 means culled. Pairs are sorted by tile
+id (row-major over the tile grid), then by depth front to back (depth rounded to float32, ties by gaussian id).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from numba import njit
+
+
+class Bins(NamedTuple):
+    tile_ids: np.ndarray  # (M,) int32, ascending
+    gaussian_ids: np.ndarray  # (M,) int32, front to back within a tile
+    tile_offsets: np.ndarray  # (tiles_x * tiles_y + 1,) int64: tile t owns pairs [offsets[t], offsets[t + 1])
+    pair_slots: np.ndarray  # (M,) int64: slot of each pair when grouped by gaussian (then by tile)
+    gaussian_offsets: np.ndarray  # (N + 1,) int64: gaussian g's pairs take slots [offsets[g], offsets[g + 1])
+    tiles_x: int
+    tiles_y: int
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def tile_grid(width: int, height: int, tile: int = 16) -> tuple[int, int]:
+    return -(-width // tile), -(-height // tile)
+
+
+@njit(cache=True)
+def _tile_rects(means2d, radii, tile, tiles_x, tiles_y):
+    rects = np.zeros((radii.shape[0], 4), np.int64)
+    for g in range(radii.shape[0]):
+        r = radii[g]
+        if r > 0:
+            rects[g, 0] = min(max(np.floor((means2d[g, 0] - r) / tile), 0), tiles_x)
+            rects[g, 1] = min(max(np.floor((means2d[g, 1] - r) / tile), 0), tiles_y)
+            rects[g, 2] = min(max(np.ceil((means2d[g, 0] + r) / tile), 0), tiles_x)
+            rects[g, 3] = min(max(np.ceil((means2d[g, 1] + r) / tile), 0), tiles_y)
+    return rects
+
+
+def tile_rects(means2d, radii, width: int, height: int, tile: int = 16) -> np.ndarray:
+    """(N, 4) int64 tile ranges [x0, y0, x1, y1) overlapped by each gaussian's box (empty if radius 0)."""
+    m = np.ascontiguousarray(_numpy(means2d), dtype=np.float64)
+    return _tile_rects(m, np.ascontiguousarray(_numpy(radii), dtype=np.int64), tile, *tile_grid(width, height, tile))
+
+
+def depth_order(depths, candidates: np.ndarray) -> np.ndarray:
+    """``candidates`` (gaussian ids) sorted by float32 depth, ties by id: one sort of (depth bits, id) keys."""
+    d = np.ascontiguousarray(_numpy(depths)[candidates], dtype=np.float32).view(np.uint32).astype(np.uint64)
+    d = np.where(d >> 31, ~d & 0xFFFFFFFF, d | 0x80000000)  # IEEE bits -> unsigned order
+    return (np.sort((d << 32) | candidates.astype(np.uint64)) & 0xFFFFFFFF).astype(np.int64)
+
+
+@njit(cache=True)
+def _emit_pairs(order, rects, tiles_x, n_tiles):
+    """Counting sort by tile of the pairs of the gaussians visited in ``order`` (stable: depth order kept)."""
+    n = rects.shape[0]
+    tile_offsets = np.zeros(n_tiles + 1, np.int64)
+    gaussian_offsets = np.zeros(n + 1, np.int64)
+    for g in order:
+        x0, y0, x1, y1 = rects[g, 0], rects[g, 1], rects[g, 2], rects[g, 3]
+        gaussian_offsets[g + 1] = (x1 - x0) * (y1 - y0)
+        for ty in range(y0, y1):
+            for tx in range(x0, x1):
+                tile_offsets[ty * tiles_x + tx + 1] += 1
+    for t in range(n_tiles):
+        tile_offsets[t + 1] += tile_offsets[t]
+    for g in range(n):
+        gaussian_offsets[g + 1] += gaussian_offsets[g]
+    cursor = tile_offsets[:-1].copy()
+    m = tile_offsets[-1]
+    tile_ids, gaussian_ids, pair_slots = np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m, np.int64)
+    for g in order:
+        e = gaussian_offsets[g]
+        for ty in range(rects[g, 1], rects[g, 3]):
+            for tx in range(rects[g, 0], rects[g, 2]):
+                t = ty * tiles_x + tx
+                k = cursor[t]
+                cursor[t] = k + 1
+                tile_ids[k] = t
+                gaussian_ids[k] = g
+                pair_slots[k] = e
+                e += 1
+    return tile_ids, gaussian_ids, tile_offsets, pair_slots, gaussian_offsets
+
+
+def bin_gaussians(means2d, radii, depths, width: int, height: int, tile: int = 16) -> Bins:
+    """Sorted (tile, gaussian) pairs for (N, 2) means, (N,) integer radii and (N,) depths."""
+    tiles_x, tiles_y = tile_grid(width, height, tile)
+    rects = tile_rects(means2d, radii, width, height, tile)
+    hit = np.flatnonzero((rects[:, 2] > rects[:, 0]) & (rects[:, 3] > rects[:, 1]))
+    return Bins(*_emit_pairs(depth_order(depths, hit), rects, tiles_x, tiles_x * tiles_y), tiles_x, tiles_y)
+
+
+def bin_gaussians_reference(means2d, radii, depths, width: int, height: int, tile: int = 16) -> Bins:
+    """Brute force: for every tile, every gaussian whose box intersects it, in depth order."""
+    tiles_x, tiles_y = tile_grid(width, height, tile)
+    m, r, d = _numpy(means2d), _numpy(radii), _numpy(depths).astype(np.float32)
+    tile_ids, gaussian_ids, offsets = [], [], [0]
+    for ty in range(tiles_y):
+        for tx in range(tiles_x):
+            hits = [g for g in range(len(r)) if r[g] > 0
+                    and m[g, 0] - r[g] < (tx + 1) * tile and m[g, 0] + r[g] > tx * tile
+                    and m[g, 1] - r[g] < (ty + 1) * tile and m[g, 1] + r[g] > ty * tile]
+            hits.sort(key=lambda g: (d[g], g))
+            tile_ids += [ty * tiles_x + tx] * len(hits)
+            gaussian_ids += hits
+            offsets.append(len(gaussian_ids))
+    gaussian_ids = np.array(gaussian_ids, np.int32)
+    by_gaussian = sorted(range(len(gaussian_ids)), key=lambda k: (gaussian_ids[k], k))
+    slots = np.empty(len(gaussian_ids), np.int64)
+    slots[by_gaussian] = np.arange(len(gaussian_ids))
+    counts = np.bincount(gaussian_ids, minlength=len(r))
+    return Bins(np.array(tile_ids, np.int32), gaussian_ids, np.array(offsets, np.int64), slots,
+                np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), tiles_x, tiles_y)

@@ -1,0 +1,399 @@
+"""Tile-based gaussian rasterizer for the CPU: numba forward and backward kernels (Inria 3DGS semantics).
+
+Per pixel, the gaussians of its tile are composited front to back: ``power = -0.5 (a dx^2 + c dy^2) - b dx dy``
+with ``d = mean - pixel centre`` (skipped if > 0), ``alpha = min(0.99, opacity exp(power))`` (skipped if
+< 1/255), and compositing stops before the gaussian that would bring the transmittance T below 1e-4. Outputs:
+colour ``sum c_i alpha_i T_i + T_final background``, depth ``sum d_i alpha_i T_i`` and alpha ``1 - T_final``.
+Only T_final and the 1-based list position of the last contributor are kept per pixel; the backward pass
+walks the list back to front from there, recovering T by dividing by (1 - alpha).
+
+CPU layout: one parallel task per tile. Inside it gaussians are the outer loop (their parameters are read
+once per tile, as the CUDA kernel's shared-memory batches are) and each sweeps, as one branch-free SIMD loop,
+the tile rows where its alpha can reach 1/255 (rows whose pixels are all finished are skipped); per-pixel
+state lives in one tile-local array at fixed offsets, indexed by unsigned integers, so that LLVM vectorises
+without alias checks or negative-index wrap-around. Arithmetic is in the inputs' dtype (float32 or float64),
+with a polynomial exp (relative error < 3e-6 in float32, < 1e-12 in float64). The backward pass writes one
+gradient row per (tile, gaussian) pair into slots grouped by gaussian, which are then summed per gaussian: no
+write races, and results that do not depend on thread scheduling. Unlike Inria, a clamped alpha (opacity exp(power) > 0.99) passes no gradient to
+opacity, conic or mean (its true derivative).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+from obscura.rendering.gaussians.binning import Bins, bin_gaussians
+
+ALPHA_MAX = 0.99
+ALPHA_MIN = 1.0 / 255.0
+T_MIN = 1e-4
+PAIR_COLUMNS = 10  # mean x, mean y, conic a, b, c, opacity, r, g, b, depth
+EXP_LO = -12.0  # exp is evaluated on [EXP_LO, 0]: below, alpha < 1/255 for any opacity <= 1
+SLACK = 0.01  # px added to the alpha >= 1/255 ellipse when choosing the rows to sweep (the pixel test decides)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _exp(x, k):
+    """exp(x) for x in [EXP_LO, 0] (clamped) as q(x / 16) ** 16, q the Taylor polynomial of exp around -3/8.
+
+    ``k`` = (EXP_LO, 0, 1, 1/16, 3/8, exp(-3/8), 1/n!, ..., 1/2!) in the working dtype.
+    """
+    z = min(max(x, k[0]), k[1]) * k[3] + k[4]
+    p = k[6]
+    for j in range(7, len(k)):
+        p = p * z + k[j]
+    p = k[5] * (k[2] + z * (k[2] + z * p))
+    p = p * p
+    p = p * p
+    p = p * p
+    return p * p
+
+
+def _exp_consts(dtype) -> tuple:
+    degree = 8 if dtype == np.float32 else 11
+    coefs = [1.0 / math.factorial(n) for n in range(degree, 1, -1)]
+    return tuple(dtype(v) for v in (EXP_LO, 0.0, 1.0, 1 / 16, 3 / 8, math.exp(-3 / 8), *coefs))
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _tile_rows(mx, my, a, b, c, ellipse, x0, y0, tw, th):
+    """Rows [r0, r1) of a tile (origin x0, y0; tw x th pixels) with pixels where alpha can reach 1/255.
+
+    ``ellipse`` = (half-width, half-height, k) of {d : d^T conic d <= k}, k = 2 log(255 opacity); the rows are
+    those the ellipse crosses within the tile's columns, widened by ``SLACK`` px.
+    """
+    ex, ey, k = ellipse[0], ellipse[1], ellipse[2]
+    if k < 0.0:
+        return 0, 0
+    if ex == np.inf:
+        return 0, th
+    lo = max(x0 + 0.5 - mx, -ex - SLACK)  # pixel-centre x offsets of the tile's columns, within the ellipse's
+    hi = min(x0 + tw - 0.5 - mx, ex + SLACK)
+    if lo > hi:
+        return 0, 0
+    det = a * c - b * b
+    xt = -b * ey / a  # x offset of the ellipse's top point (offset ey); the bottom one is at -xt
+    x = min(max(xt, lo), hi)
+    top = (math.sqrt(max(c * k - det * x * x, 0.0)) - b * x) / c
+    x = min(max(-xt, lo), hi)
+    bottom = (-math.sqrt(max(c * k - det * x * x, 0.0)) - b * x) / c
+    r0 = min(max(my + bottom - SLACK - y0 - 0.5, -1.0), th + 1.0)
+    r1 = min(max(my + top + SLACK - y0 - 0.5, -1.0), th + 1.0)
+    return max(0, int(math.ceil(r0))), min(th, int(math.floor(r1)) + 1)
+
+
+def footprint_ellipses(conics: np.ndarray, opacities: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 (half-width, half-height, k) of each ellipse {d : d^T conic d <= k} outside which
+    alpha < 1/255, k = 2 log(255 opacity); k = -1 if alpha never reaches 1/255, half-width inf (every pixel
+    tested) for conics that are not positive definite.
+    """
+    a, b, c = (conics[:, i].astype(np.float64) for i in range(3))
+    op = opacities.astype(np.float64)
+    det = a * c - b * b
+    k = 2 * np.log(np.maximum(op, ALPHA_MIN) / ALPHA_MIN)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.stack([np.sqrt(k * c / det), np.sqrt(k * a / det), k], -1)
+    out[(det <= 0) | (a <= 0), 0] = np.inf
+    out[op < ALPHA_MIN, 2] = -1.0
+    return out
+
+
+@functools.cache
+def _kernels(tile: int, dtype: type):
+    """Forward and backward kernels for ``tile`` x ``tile`` tiles computing in ``dtype`` (compile-time constants)."""
+    npx = tile * tile
+    u = np.uintp
+    f = dtype
+    zero, one, half = f(0.0), f(1.0), f(0.5)
+    amax, amin, tmin = f(ALPHA_MAX), f(ALPHA_MIN), f(T_MIN)
+    ek = _exp_consts(dtype)
+    # forward state rows: pixel centre x, y, T, accumulated r, g, b, depth, last contributor, done
+    FX, FY, FT, FR, FG, FB, FD, FL, FDONE = (u(j * npx) for j in range(9))
+    # backward rows: x, y, T, last contributor, dL/d(r, g, b, depth), background term and the colour + depth
+    # composited behind the current gaussian, normalised by its transmittance (S_i = a_i+1 c_i+1 + (1 - a_i+1) S_i+1)
+    BX, BY, BT, BL, BDR, BDG, BDB, BDD, BBG, BSR, BSG, BSB, BSD = (u(j * npx) for j in range(13))
+
+    @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
+    def forward(gaussian_ids, tile_offsets, tiles_x, means2d, conics, colors, opacities, depths, ellipses,
+                background, image, depth, alpha, t_final, n_contrib, n_pairs):
+        height, width = depth.shape
+        for t in prange(tile_offsets.shape[0] - 1):
+            x0, y0 = (t % tiles_x) * tile, (t // tiles_x) * tile
+            tw, th = min(tile, width - x0), min(tile, height - y0)
+            st = np.zeros(9 * npx, dtype)
+            for j in range(npx):
+                i = u(j)
+                st[FX + i] = x0 + j % tile + 0.5
+                st[FY + i] = y0 + j // tile + 0.5
+                st[FT + i] = one
+                st[FDONE + i] = one if (j % tile >= tw or j // tile >= th) else zero
+            n_done = npx - tw * th
+            live = np.zeros(tile, np.int64)  # pixels of each row still compositing
+            live[:th] = tw
+            pairs = 0
+            kf = zero  # list position (1-based) as a float, for the vector loop
+            for k in range(tile_offsets[t], tile_offsets[t + 1]):
+                kf += one
+                g = gaussian_ids[k]
+                mx, my = means2d[g, 0], means2d[g, 1]
+                a, b, c = conics[g, 0], conics[g, 1], conics[g, 2]
+                r0, r1 = _tile_rows(mx, my, a, b, c, ellipses[g], x0, y0, tw, th)
+                while r0 < r1 and live[r0] == 0:
+                    r0 += 1
+                while r1 > r0 and live[r1 - 1] == 0:
+                    r1 -= 1
+                if r0 >= r1:
+                    continue
+                a2, c2 = -half * a, -half * c
+                op = opacities[g]
+                cr, cg, cb, cd = colors[g, 0], colors[g, 1], colors[g, 2], depths[g]
+                stops = zero
+                adds = zero
+                n_half = (r1 - r0) * tile // 2  # two independent streams per iteration hide the exp latency
+                for j in range(n_half):
+                    for s in range(2):
+                        i = u(r0 * tile + s * n_half + j)
+                        dx = mx - st[FX + i]
+                        dy = my - st[FY + i]
+                        power = a2 * dx * dx + c2 * dy * dy - b * dx * dy
+                        al = min(amax, op * _exp(power, ek))
+                        tr = st[FT + i]
+                        test = tr * (one - al)
+                        ok = (power <= zero) & (al >= amin) & (st[FDONE + i] == zero)
+                        stop = ok & (test < tmin)
+                        add = ok & (test >= tmin)
+                        w = al * tr if add else zero
+                        st[FR + i] += w * cr
+                        st[FG + i] += w * cg
+                        st[FB + i] += w * cb
+                        st[FD + i] += w * cd
+                        st[FT + i] = test if add else tr
+                        st[FL + i] = kf if add else st[FL + i]
+                        st[FDONE + i] = one if stop else st[FDONE + i]
+                        stops += one if stop else zero
+                        adds += one if add else zero
+                pairs += int(adds)
+                if stops > zero:
+                    n_done += int(stops)
+                    if n_done == npx:
+                        break
+                    for r in range(r0, r1):
+                        live[r] = 0
+                        for j in range(r * tile, r * tile + tw):
+                            live[r] += st[FDONE + u(j)] == zero
+            for j in range(th * tile):
+                px = j % tile
+                if px < tw:
+                    i = u(j)
+                    y, x = y0 + j // tile, x0 + px
+                    tr = st[FT + i]
+                    image[y, x, 0] = st[FR + i] + tr * background[0]
+                    image[y, x, 1] = st[FG + i] + tr * background[1]
+                    image[y, x, 2] = st[FB + i] + tr * background[2]
+                    depth[y, x] = st[FD + i]
+                    alpha[y, x] = one - tr
+                    t_final[y, x] = tr
+                    n_contrib[y, x] = int(st[FL + i])
+            n_pairs[t] = pairs
+
+    @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
+    def backward(gaussian_ids, tile_offsets, tiles_x, means2d, conics, colors, opacities, depths, ellipses,
+                 background, t_final, n_contrib, grad_image, grad_depth, grad_alpha, pair_slots, pair_grads):
+        height, width = t_final.shape
+        for t in prange(tile_offsets.shape[0] - 1):
+            x0, y0 = (t % tiles_x) * tile, (t // tiles_x) * tile
+            tw, th = min(tile, width - x0), min(tile, height - y0)
+            st = np.zeros(13 * npx, dtype)
+            row_max = np.zeros(tile, np.int64)  # largest n_contrib of each row
+            for j in range(npx):
+                i = u(j)
+                px, py = j % tile, j // tile
+                st[BX + i] = x0 + px + 0.5
+                st[BY + i] = y0 + py + 0.5
+                if px < tw and py < th:
+                    y, x = y0 + py, x0 + px
+                    tr = t_final[y, x]
+                    st[BT + i] = tr
+                    st[BL + i] = n_contrib[y, x]
+                    row_max[py] = max(row_max[py], n_contrib[y, x])
+                    st[BDR + i] = grad_image[y, x, 0]
+                    st[BDG + i] = grad_image[y, x, 1]
+                    st[BDB + i] = grad_image[y, x, 2]
+                    st[BDD + i] = grad_depth[y, x]
+                    dot = (background[0] * grad_image[y, x, 0] + background[1] * grad_image[y, x, 1]
+                           + background[2] * grad_image[y, x, 2])
+                    st[BBG + i] = tr * (dot - grad_alpha[y, x])
+                else:
+                    st[BT + i] = one
+            start = tile_offsets[t]
+            n_max = row_max.max()
+            for k in range(start + n_max, tile_offsets[t + 1]):  # never reached
+                pair_grads[pair_slots[k]] = zero
+            kf = zero
+            for _ in range(n_max):
+                kf += one
+            for kk in range(n_max - 1, -1, -1):
+                k = start + kk
+                g = gaussian_ids[k]
+                mx, my = means2d[g, 0], means2d[g, 1]
+                a, b, c = conics[g, 0], conics[g, 1], conics[g, 2]
+                r0, r1 = _tile_rows(mx, my, a, b, c, ellipses[g], x0, y0, tw, th)
+                while r0 < r1 and row_max[r0] <= kk:
+                    r0 += 1
+                while r1 > r0 and row_max[r1 - 1] <= kk:
+                    r1 -= 1
+                row = pair_grads[pair_slots[k]]
+                row[:] = zero
+                if r0 < r1:
+                    a2, c2 = -half * a, -half * c
+                    op = opacities[g]
+                    cr, cg, cb, cd = colors[g, 0], colors[g, 1], colors[g, 2], depths[g]
+                    g_mx = g_my = g_a = g_b = g_c = g_op = g_r = g_g = g_bl = g_d = zero
+                    n_half = (r1 - r0) * tile // 2
+                    for j in range(n_half):
+                        for s in range(2):
+                            i = u(r0 * tile + s * n_half + j)
+                            dx = mx - st[BX + i]
+                            dy = my - st[BY + i]
+                            power = a2 * dx * dx + c2 * dy * dy - b * dx * dy
+                            gauss = _exp(power, ek)
+                            raw = op * gauss
+                            al = min(amax, raw)
+                            ok = (kf <= st[BL + i]) & (power <= zero) & (al >= amin)
+                            inv = one / (one - al)
+                            tr = st[BT + i] * inv
+                            e0, e1, e2, e3 = cr - st[BSR + i], cg - st[BSG + i], cb - st[BSB + i], cd - st[BSD + i]
+                            d0, d1, d2, d3 = st[BDR + i], st[BDG + i], st[BDB + i], st[BDD + i]
+                            dl_dal = (e0 * d0 + e1 * d1 + e2 * d2 + e3 * d3) * tr - st[BBG + i] * inv
+                            st[BT + i] = tr if ok else st[BT + i]
+                            m = al if ok else zero  # S <- S + alpha (c - S) where this gaussian contributes
+                            st[BSR + i] += m * e0
+                            st[BSG + i] += m * e1
+                            st[BSB + i] += m * e2
+                            st[BSD + i] += m * e3
+                            w = al * tr if ok else zero
+                            g_r += w * d0
+                            g_g += w * d1
+                            g_bl += w * d2
+                            g_d += w * d3
+                            dl_dal = dl_dal if (ok & (raw <= amax)) else zero
+                            g_op += gauss * dl_dal
+                            dp = al * dl_dal  # dL/dpower
+                            g_mx -= dp * (a * dx + b * dy)
+                            g_my -= dp * (b * dx + c * dy)
+                            g_a -= dp * dx * dx
+                            g_b -= dp * dx * dy
+                            g_c -= dp * dy * dy
+                    row[0], row[1], row[2], row[3], row[4] = g_mx, g_my, half * g_a, g_b, half * g_c
+                    row[5], row[6], row[7], row[8], row[9] = g_op, g_r, g_g, g_bl, g_d
+                kf -= one
+
+    return forward, backward
+
+
+@njit(parallel=True, cache=True)
+def _sum_pairs(gaussian_offsets, pair_grads):
+    """(N, PAIR_COLUMNS) float64 sums of each gaussian's (contiguous) pair rows, in a fixed order."""
+    n = gaussian_offsets.shape[0] - 1
+    out = np.zeros((n, PAIR_COLUMNS))
+    for g in prange(n):
+        for e in range(gaussian_offsets[g], gaussian_offsets[g + 1]):
+            for j in range(PAIR_COLUMNS):
+                out[g, j] += pair_grads[e, j]
+    return out
+
+
+class ForwardOut(NamedTuple):
+    image: np.ndarray  # (H, W, 3)
+    depth: np.ndarray  # (H, W)
+    alpha: np.ndarray  # (H, W)
+    t_final: np.ndarray  # (H, W)
+    n_contrib: np.ndarray  # (H, W) int32, 1-based list position of the last contributor in the pixel's tile
+    n_pairs: int  # (pixel, contributing gaussian) pairs
+
+
+def _dtype(x) -> type:
+    return np.float64 if x.dtype in (np.float64, torch.float64) else np.float32
+
+
+def _arrays(dtype, *xs) -> list[np.ndarray]:
+    return [np.ascontiguousarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=dtype)
+            for x in xs]
+
+
+def rasterize_forward(bins: Bins, means2d, conics, colors, opacities, depths, background,
+                      width: int, height: int, tile: int = 16) -> ForwardOut:
+    """Forward kernel on arrays or tensors, computing in the dtype of ``means2d`` (float32 unless float64)."""
+    dtype = _dtype(means2d)
+    if np.diff(bins.tile_offsets).max(initial=0) >= 2**24:  # list positions are counted in the working dtype
+        raise ValueError("more than 2**24 gaussians overlap one tile")
+    m, q, col, op, dep, bg = _arrays(dtype, means2d, conics, colors, opacities, depths, background)
+    image = np.empty((height, width, 3), dtype)
+    depth, alpha, t_final = (np.empty((height, width), dtype) for _ in range(3))
+    n_contrib = np.empty((height, width), np.int32)
+    n_pairs = np.empty(len(bins.tile_offsets) - 1, np.int64)
+    forward, _ = _kernels(tile, dtype)
+    forward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, m, q, col, op, dep, footprint_ellipses(q, op), bg,
+            image, depth, alpha, t_final, n_contrib, n_pairs)
+    return ForwardOut(image, depth, alpha, t_final, n_contrib, int(n_pairs.sum()))
+
+
+def rasterize_backward(bins: Bins, means2d, conics, colors, opacities, depths, background, t_final, n_contrib,
+                       grad_image, grad_depth, grad_alpha, tile: int = 16) -> tuple[np.ndarray, ...]:
+    """Backward kernel: float64 gradients w.r.t. (means2d, conics, colors, opacities, depths, background)."""
+    dtype = _dtype(means2d)
+    m, q, col, op, dep, bg = _arrays(dtype, means2d, conics, colors, opacities, depths, background)
+    g_image, g_depth, g_alpha = _arrays(dtype, grad_image, grad_depth, grad_alpha)
+    pair_grads = np.empty((len(bins.gaussian_ids), PAIR_COLUMNS), dtype)
+    _, backward = _kernels(tile, dtype)
+    backward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, m, q, col, op, dep, footprint_ellipses(q, op), bg,
+             t_final, n_contrib, g_image, g_depth, g_alpha, bins.pair_slots, pair_grads)
+    out = _sum_pairs(bins.gaussian_offsets, pair_grads)
+    g_background = np.einsum("hw,hwc->c", t_final.astype(np.float64), g_image.astype(np.float64))
+    return out[:, 0:2], out[:, 2:5], out[:, 6:9], out[:, 5], out[:, 9], g_background
+
+
+class RasterizeFunction(torch.autograd.Function):
+    """Autograd wrapper of the kernels; ``bins`` comes from :func:`bin_gaussians`."""
+
+    @staticmethod
+    def forward(ctx, means2d, conics, colors, opacities, depths, background, bins: Bins, width: int,
+                height: int, tile: int):
+        out = rasterize_forward(bins, means2d, conics, colors, opacities, depths, background, width, height, tile)
+        ctx.save_for_backward(means2d, conics, colors, opacities, depths, background)
+        ctx.bins, ctx.tile, ctx.t_final, ctx.n_contrib = bins, tile, out.t_final, out.n_contrib
+        return torch.from_numpy(out.image), torch.from_numpy(out.depth), torch.from_numpy(out.alpha)
+
+    @staticmethod
+    def backward(ctx, grad_image, grad_depth, grad_alpha):
+        inputs = ctx.saved_tensors
+        shape = ctx.t_final.shape
+        grad_image = torch.zeros((*shape, 3)) if grad_image is None else grad_image
+        grad_depth = torch.zeros(shape) if grad_depth is None else grad_depth
+        grad_alpha = torch.zeros(shape) if grad_alpha is None else grad_alpha
+        grads = rasterize_backward(ctx.bins, *inputs, ctx.t_final, ctx.n_contrib, grad_image, grad_depth,
+                                   grad_alpha, ctx.tile)
+        return (*(torch.from_numpy(np.ascontiguousarray(g)).to(x.dtype) for g, x in zip(grads, inputs)),
+                None, None, None, None)
+
+
+def rasterize(means2d: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor, opacities: torch.Tensor,
+              depths: torch.Tensor, radii: torch.Tensor, width: int, height: int,
+              background: torch.Tensor | None = None, tile: int = 16):
+    """Render (N, 2) means2d, (N, 3) conics [a, b, c], (N, 3) colours, (N,) opacities and (N,) depths.
+
+    ``radii`` (N,) integer 3-sigma radii (0 = culled) drive the tile binning; ``background`` is (3,) (black if
+    None). Returns image (H, W, 3), depth (H, W) and alpha (H, W) in the dtype of ``means2d`` (float32 unless
+    float64), differentiable w.r.t. every float input.
+    """
+    if background is None:
+        background = torch.zeros(3, dtype=means2d.dtype)
+    bins = bin_gaussians(means2d, radii, depths, width, height, tile)
+    return RasterizeFunction.apply(means2d, conics, colors, opacities, depths, background, bins, width, height,
+                                   tile)

@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import torch
 from skimage import data
 from skimage.transform import resize
@@ -26,6 +27,7 @@ def fake_prepared(root):
     (root / "photos" / "manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.slow
 def test_inpainting_stages(raw_params, tmp_path, mlflow_store):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -1,9 +1,12 @@
 """The orchestration layer for real: DVC caching, experiments in temp dirs, the Prefect flow."""
 
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
 from conftest import REPO, dvc
+
+pytestmark = pytest.mark.slow
 
 
 def prepare_runs(repo):

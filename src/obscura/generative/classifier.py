@@ -59,15 +59,16 @@ class ClassifierTask:
 
 
 def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, lr: float, seed: int,
-                     progress: bool = True, log=None, state_path=None) -> FashionClassifier:
+                     progress: bool = True, log=None, state_path=None, log_every: int = 20,
+                     checkpoint_every: int = 100) -> FashionClassifier:
     """Seeded, resumable Adam training on images ``x`` (N, C, S, S) in [−1, 1] and labels ``y``;
     ``log(metrics, step)`` gets the loss curve."""
     from obscura.methods import run_loop
 
     torch.manual_seed(seed)
     task = ClassifierTask(FashionClassifier(x.shape[1], x.shape[2]), x, y, batch_size, lr, seed)
-    run_loop(task, epochs * task.steps_per_epoch, seed=seed, state_path=state_path, log=log, log_every=20,
-             checkpoint_every=100, desc="classifier", progress=progress,
+    run_loop(task, epochs * task.steps_per_epoch, seed=seed, state_path=state_path, log=log, log_every=log_every,
+             checkpoint_every=checkpoint_every, desc="classifier", progress=progress,
              fingerprint={"n": len(x), "epochs": epochs, "batch_size": batch_size, "lr": lr})
     return task.model.eval()
 

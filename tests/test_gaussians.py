@@ -154,3 +154,26 @@ def test_scene_without_sfm_asks_for_obscura_sfm(scene, tmp_path):
     with pytest.raises(ObscuraError, match="obscura sfm"):
         train(scene, tmp_path / "out", make_config(tiny=True), "sfm", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_splat_cli_train_render_export(scene, tmp_path):
+    from typer.testing import CliRunner
+
+    from obscura.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["splat", "train", str(scene), str(out), "--iterations", "12", "--poses",
+                                 "ground_truth"])
+    assert result.exit_code == 0, result.output
+    assert (out / "model.pt").is_file() and (out / "point_cloud.ply").is_file()
+    result = runner.invoke(app, ["splat", "render", str(out), "--views", "test"])
+    assert result.exit_code == 0 and '"test_psnr"' in result.output
+    assert len(list((out / "renders" / "test").glob("*_depth.png"))) == 2
+    assert runner.invoke(app, ["splat", "render", str(out), "--views", "orbit", "--frames", "4"]).exit_code == 0
+    assert (out / "renders" / "orbit.mp4").is_file()
+    assert runner.invoke(app, ["splat", "export", str(out), str(tmp_path / "x.ply")]).exit_code == 0
+    back = read_ply(tmp_path / "x.ply")
+    assert torch.equal(back["means"], load(out)[0].means.detach())
+    bad = runner.invoke(app, ["splat", "train", str(scene), str(tmp_path / "none"), "--iterations", "5"])
+    assert bad.exit_code == 2 and "obscura sfm" in bad.output and not (tmp_path / "none").exists()

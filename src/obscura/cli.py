@@ -78,6 +78,10 @@ from obscura.commands import generative as _generative  # noqa: E402
 
 app.add_typer(_generative.app, name="generative")
 
+from obscura.commands import splat as _splat  # noqa: E402
+
+app.add_typer(_splat.app, name="splat")
+
 
 @params_app.command("check")
 def params_check(path: Annotated[Path | None, typer.Argument(help="params file (default: the project's "

@@ -85,3 +85,4 @@ def test_grid_layout():
     g = grid(torch.zeros(5, 1, 4, 4), ncol=3, pad=1)
     assert g.shape == (2 * 5 + 1, 3 * 5 + 1, 1)
     assert g[1, 1, 0] == 0.5 and g[0, 0, 0] == 1
+

@@ -42,6 +42,8 @@ class GaussiansConfig(MethodConfig):
     lr_scales: float = 5e-3
     lr_quats: float = 1e-3
     ssim_weight: float = 0.2             # loss (1 − λ)·L1 + λ·(1 − SSIM)
+    coarse_factor: int = 2               # train at 1/f of the photo size before coarse_until (CPU speed)
+    coarse_until: int = 0
     refine_start: int = 500
     refine_every: int = 100
     refine_stop: int = 2000
@@ -56,6 +58,8 @@ class GaussiansConfig(MethodConfig):
     def validate(self) -> None:
         if not 0 <= self.sh_degree <= 3:
             raise ObscuraError(f"gaussians: sh_degree must be 0..3, got {self.sh_degree}.")
+        if self.coarse_factor < 1:
+            raise ObscuraError(f"gaussians: coarse_factor must be at least 1, got {self.coarse_factor}.")
         if self.steps < 1:
             raise ObscuraError(f"gaussians: steps must be at least 1, got {self.steps}.")
 

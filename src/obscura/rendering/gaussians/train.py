@@ -20,6 +20,7 @@ import torch
 from obscura.errors import ObscuraError
 from obscura.methods import read_checkpoint, run_loop, save_checkpoint
 from obscura.metrics import psnr, ssim_differentiable
+from obscura.rendering.cameras import Intrinsics
 from obscura.rendering.gaussians.model import (PARAMS, GaussianModel, GaussiansConfig, random_points, scene_extent,
                                               torch_single_thread)
 from obscura.rendering.gaussians.ply import write_ply
@@ -38,11 +39,17 @@ def scene_cameras(scene_dir: str | os.PathLike, poses: str = "sfm") -> SceneCame
 
 
 class GaussianTask:
-    """One training view per step (a seeded shuffle per pass over the training views)."""
+    """One training view per step (a seeded shuffle per pass over the training views), rendered at
+    1/``coarse_factor`` of the photo size (area-downsampled targets) before step ``coarse_until``."""
 
     def __init__(self, model: GaussianModel, cams: SceneCameras, seed: int):
         self.model, self.cams, self.seed = model, cams, seed
         self.images = torch.from_numpy(cams.load_images(cams.train))
+        f = model.config.coarse_factor
+        self.coarse = (torch.nn.functional.avg_pool2d(self.images.permute(0, 3, 1, 2), f).permute(0, 2, 3, 1)
+                       .contiguous() if f > 1 else self.images)
+        i = cams.intrinsics                  # pooling keeps the top-left corner and floors the size
+        self.coarse_intrinsics = Intrinsics(i.fx / f, i.fy / f, i.cx / f, i.cy / f, i.width // f, i.height // f)
         self.background = cams.background or (0.0, 0.0, 0.0)
         self.extent = scene_extent(cams.poses)
         self.density = DensityControl(model.config, self.extent)
@@ -60,15 +67,16 @@ class GaussianTask:
         self.optimizer.param_groups[0]["lr"] = self.extent * math.exp(
             (1 - t) * math.log(c.lr_means) + t * math.log(c.lr_means_final))
         k = self.view(step)
-        out = model.render(self.cams.intrinsics, self.cams.poses[self.cams.train[k]], self.background)
-        target = self.images[k]
+        coarse = step < c.coarse_until
+        intrinsics = self.coarse_intrinsics if coarse else self.cams.intrinsics
+        target = (self.coarse if coarse else self.images)[k]
+        out = model.render(intrinsics, self.cams.poses[self.cams.train[k]], self.background)
         l1 = (out["rgb"] - target).abs().mean()
         loss = (1 - c.ssim_weight) * l1 + c.ssim_weight * (1 - ssim_differentiable(out["rgb"], target))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if step < c.refine_stop:
-            self.density.observe(out["means2d"], out["radii"], self.cams.intrinsics.width,
-                                 self.cams.intrinsics.height)
+            self.density.observe(out["means2d"], out["radii"], intrinsics.width, intrinsics.height)
         self.optimizer.step()
         with torch.no_grad():
             self.model.quats.data = torch.nn.functional.normalize(self.model.quats.data, dim=-1)

@@ -124,10 +124,14 @@ def train(scene_dir: str | os.PathLike, out_dir: str | os.PathLike, config: Gaus
     out_dir = Path(out_dir)
     state = out_dir.with_name(f".{out_dir.name}.state.pt")
     start = time.perf_counter()
+    eval_seconds = 0.0
 
     def evaluate(step: int) -> dict:
+        nonlocal eval_seconds
+        t0 = time.perf_counter()
         point = {"test_psnr": evaluate_psnr(task.model, cams, cams.test, task.background),
-                 "gaussians": float(len(task.model))}
+                 "gaussians": float(len(task.model)), "train_seconds": t0 - start - eval_seconds}
+        eval_seconds += time.perf_counter() - t0
         task.model.train()
         if log is not None:
             log(point, step)
@@ -142,7 +146,7 @@ def train(scene_dir: str | os.PathLike, out_dir: str | os.PathLike, config: Gaus
                                        "poses": poses, "source": cams.source}, progress=progress)
     model = task.model.eval()
     model.sh_degree_active = config.sh_degree
-    curve = [{"step": e["step"], "test_psnr": e["test_psnr"], "gaussians": e["gaussians"]} for e in result.events]
+    curve = [{k: e[k] for k in ("step", "train_seconds", "test_psnr", "gaussians")} for e in result.events]
     tail = result.rows[-max(1, len(result.rows) // 10):]
     metrics = {"steps": result.steps, "train_seconds": result.seconds, "resumed_from_step": result.resumed_from,
                "num_gaussians": len(model), "final_loss": float(np.mean([r["loss"] for r in tail])),

@@ -1,0 +1,59 @@
+"""3DGS training on the built-in scenes: held-out PSNR against wall clock (one JSON object).
+
+    python bench/gaussians.py [--minutes 15] [--scenes orbit room] [--steps N]
+
+Trains with the params.yaml gaussians config (steps raised so training lasts ``--minutes``) on the
+SfM cameras, measuring test PSNR every ``--eval-every`` steps; reports the PSNR reached at 5, 10 and
+15 min of training time (evaluation time excluded), the final count and the step time. Needs
+`dvc repro sfm@orbit sfm@room` first. Kernel speed (ns per pair, dense-reference ratio) is
+bench/gaussians_kernels.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenes", nargs="+", default=["orbit", "room"])
+    ap.add_argument("--steps", type=int, default=None, help="training steps (default: params)")
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--marks", type=float, nargs="+", default=[5, 10, 15], help="minutes to report PSNR at")
+    args = ap.parse_args()
+
+    from obscura.config import load_params
+    from obscura.rendering.gaussians.registry import make_config
+    from obscura.rendering.gaussians.train import peak_memory_mb, train
+
+    params = load_params()
+    out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "scenes": {}}
+    for scene in args.scenes:
+        fields = {**params.gaussians.config, **params.gaussians.scenes.get(scene, {})}
+        if args.steps:
+            fields["steps"] = args.steps
+        config = make_config(**fields)
+        with tempfile.TemporaryDirectory() as tmp:
+            model, result = train(params.scenes.output / scene, os.path.join(tmp, "model"), config,
+                                  params.gaussians.poses, params.seed, eval_every=args.eval_every, progress=False)
+        curve = result["curve"]
+        seconds = np.array([c["train_seconds"] for c in curve])
+        marks = {f"test_psnr_at_{m:g}_min": (curve[int(np.searchsorted(seconds, 60 * m, side="right")) - 1]["test_psnr"]
+                                            if len(curve) and seconds[0] <= 60 * m else None) for m in args.marks}
+        m = result["metrics"]
+        out["scenes"][scene] = {"steps": m["steps"], "train_seconds": m["train_seconds"],
+                                "seconds_per_step": m["train_seconds"] / m["steps"], "gaussians": len(model),
+                                "final_test_psnr": curve[-1]["test_psnr"] if curve else None, **marks,
+                                "curve": curve}
+    out["peak_memory_mb"] = peak_memory_mb()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

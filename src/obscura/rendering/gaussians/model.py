@@ -34,13 +34,15 @@ class GaussiansConfig(MethodConfig):
     sh_degree_every: int = 1000          # raise the active SH degree every N steps
     init_opacity: float = 0.1
     random_init: int = 20000             # points drawn in the cameras' bounds when the scene has none
-    lr_means: float = 1.6e-4             # × scene extent, decayed exponentially to lr_means_final
-    lr_means_final: float = 1.6e-6
-    lr_sh_dc: float = 2.5e-3
-    lr_sh_rest: float = 1.25e-4
-    lr_opacity: float = 0.05
-    lr_scales: float = 5e-3
-    lr_quats: float = 1e-3
+    # Inria's rates ×3 (opacity ×2): with ~2k instead of 30k steps they reach 24.7 dB instead of 21.4 dB
+    # held-out PSNR on `orbit` after 600 steps (the ×1 rates: 1.6e-4, 2.5e-3, 1.25e-4, 0.05, 5e-3, 1e-3).
+    lr_means: float = 4.8e-4             # × scene extent, decayed exponentially to lr_means_final
+    lr_means_final: float = 4.8e-6
+    lr_sh_dc: float = 7.5e-3
+    lr_sh_rest: float = 3.75e-4
+    lr_opacity: float = 0.1
+    lr_scales: float = 1.5e-2
+    lr_quats: float = 3e-3
     ssim_weight: float = 0.2             # loss (1 − λ)·L1 + λ·(1 − SSIM)
     coarse_factor: int = 2               # train at 1/f of the photo size before coarse_until (CPU speed)
     coarse_until: int = 0

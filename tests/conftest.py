@@ -81,3 +81,15 @@ def mini_repo(tmp_path, raw_params, monkeypatch):
     monkeypatch.delenv("OBSCURA_ROOT", raising=False)
     raw_params["prepare"].update(train_limit=64, test_limit=32, faces=10, photo_size=32)
     return make_mini_repo(tmp_path / "repo", raw_params, ["prepare"])
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run far faster on one torch thread, and much faster still when the cores are shared
+    (or when numba's threads run beside torch's)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -15,6 +15,8 @@ from obscura.rendering.gaussians.strategy import DensityControl, make_optimizer
 from obscura.rendering.gaussians.train import GaussianTask, init_model, load, scene_cameras, train
 from obscura.rendering.scenes import build_scene, make_scene
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
@@ -23,13 +25,6 @@ def scene(tmp_path_factory):
     make_scene("orbit", build_scene("orbit", 12, 64, 48), root, supersample=1, gt_points=1500, progress=False)
     return root
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def model_with(n: int, config=None) -> GaussianModel:

@@ -13,13 +13,8 @@ from obscura.inpainting.deep.registry import METHODS, load_checkpoint, make_conf
 from obscura.inpainting.deep.train import train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run far faster on one thread, and much faster still when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,16 @@ colour ``sum c_i alpha_i T_i + T_final background``, depth ``sum d_i alpha_i T_i
 Only T_final and the 1-based list position of the last contributor are kept per pixel; the backward pass
 walks the list back to front from there, recovering T by dividing by (1 - alpha).
 
-CPU layout: one parallel task per tile. Inside it gaussians are the outer loop (their parameters are read
-once per tile, as the CUDA kernel's shared-memory batches are) and each sweeps, as one branch-free SIMD loop,
-the tile rows where its alpha can reach 1/255 (rows whose pixels are all finished are skipped); per-pixel
-state lives in one tile-local array at fixed offsets, indexed by unsigned integers, so that LLVM vectorises
-without alias checks or negative-index wrap-around. Arithmetic is in the inputs' dtype (float32 or float64),
+CPU layout: one parallel task per tile (tiles interleaved between threads). Inside it gaussians are the outer
+loop (their parameters are read once per tile, as the CUDA kernel's shared-memory batches are); the tile is
+split into 8-pixel-wide vertical strips and each gaussian sweeps, as one branch-free SIMD loop per strip, the
+strip rows where its alpha can reach 1/255 (rows whose pixels are all finished are skipped). Per-pixel state
+lives in one tile-local array at fixed offsets, indexed by unsigned integers, so that LLVM vectorises without
+alias checks or negative-index wrap-around. Arithmetic is in the inputs' dtype (float32 or float64),
 with a polynomial exp (relative error < 3e-6 in float32, < 1e-12 in float64). The backward pass writes one
 gradient row per (tile, gaussian) pair into slots grouped by gaussian, which are then summed per gaussian: no
-write races, and results that do not depend on thread scheduling. Unlike Inria, a clamped alpha (opacity exp(power) > 0.99) passes no gradient to
-opacity, conic or mean (its true derivative).
+write races, and results that do not depend on thread scheduling. Unlike Inria, a clamped alpha
+(opacity exp(power) > 0.99) passes no gradient to opacity, conic or mean (its true derivative).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from obscura.rendering.gaussians.binning import Bins, bin_gaussians
 
@@ -36,6 +37,7 @@ T_MIN = 1e-4
 PAIR_COLUMNS = 10  # mean x, mean y, conic a, b, c, opacity, r, g, b, depth
 EXP_LO = -12.0  # exp is evaluated on [EXP_LO, 0]: below, alpha < 1/255 for any opacity <= 1
 SLACK = 0.01  # px added to the alpha >= 1/255 ellipse when choosing the rows to sweep (the pixel test decides)
+UNBOUNDED = 1e7  # px: footprint of a conic that is not positive definite
 
 
 @njit(inline="always", fastmath=True, cache=True)
@@ -62,45 +64,99 @@ def _exp_consts(dtype) -> tuple:
 
 
 @njit(inline="always", fastmath=True, cache=True)
-def _tile_rows(mx, my, a, b, c, ellipse, x0, y0, tw, th):
-    """Rows [r0, r1) of a tile (origin x0, y0; tw x th pixels) with pixels where alpha can reach 1/255.
+def _forward_pixel(st, i, o, kc, ek, mx, my, a2, b, c2, op, cr, cg, cb, cd, kf):
+    """Composites one gaussian over pixel ``i`` of the forward state (rows at offsets ``o`` = x, y, T, r, g, b,
+    depth, last, done), branch-free; returns (stopped, added) as 0/1 in the working dtype."""
+    zero, one, amax, amin, tmin = kc
+    dx = mx - st[o[0] + i]
+    dy = my - st[o[1] + i]
+    power = a2 * dx * dx + c2 * dy * dy - b * dx * dy
+    al = min(amax, op * _exp(power, ek))
+    tr = st[o[2] + i]
+    test = tr * (one - al)
+    ok = (power <= zero) & (al >= amin) & (st[o[8] + i] == zero)
+    stop = ok & (test < tmin)
+    add = ok & (test >= tmin)
+    w = al * tr if add else zero
+    st[o[3] + i] += w * cr
+    st[o[4] + i] += w * cg
+    st[o[5] + i] += w * cb
+    st[o[6] + i] += w * cd
+    st[o[2] + i] = test if add else tr
+    st[o[7] + i] = kf if add else st[o[7] + i]
+    st[o[8] + i] = one if stop else st[o[8] + i]
+    return (one if stop else zero), (one if add else zero)
 
-    ``ellipse`` = (half-width, half-height, k) of {d : d^T conic d <= k}, k = 2 log(255 opacity); the rows are
-    those the ellipse crosses within the tile's columns, widened by ``SLACK`` px.
-    """
-    ex, ey, k = ellipse[0], ellipse[1], ellipse[2]
-    if k < 0.0:
+
+@njit(inline="always", fastmath=True, cache=True)
+def _backward_pixel(st, i, o, kc, ek, mx, my, a, b, c, op, cr, cg, cb, cd, kf):
+    """One back-to-front step of pixel ``i`` (state rows at offsets ``o`` = x, y, T, last, dL/d(r, g, b, depth),
+    background term, S r, g, b, depth), branch-free. Returns the pixel's share of dL/d(mean x, mean y, a, b, c,
+    opacity, r, g, b, depth), the a and c terms without their factor 1/2."""
+    zero, one, amax, amin, half = kc
+    dx = mx - st[o[0] + i]
+    dy = my - st[o[1] + i]
+    power = -half * (a * dx * dx + c * dy * dy) - b * dx * dy
+    gauss = _exp(power, ek)
+    raw = op * gauss
+    al = min(amax, raw)
+    ok = (kf <= st[o[3] + i]) & (power <= zero) & (al >= amin)
+    inv = one / (one - al)
+    tr = st[o[2] + i] * inv
+    e0, e1, e2, e3 = cr - st[o[9] + i], cg - st[o[10] + i], cb - st[o[11] + i], cd - st[o[12] + i]
+    d0, d1, d2, d3 = st[o[4] + i], st[o[5] + i], st[o[6] + i], st[o[7] + i]
+    dl_dal = (e0 * d0 + e1 * d1 + e2 * d2 + e3 * d3) * tr - st[o[8] + i] * inv
+    st[o[2] + i] = tr if ok else st[o[2] + i]
+    m = al if ok else zero  # S <- S + alpha (c - S) where this gaussian contributes
+    st[o[9] + i] += m * e0
+    st[o[10] + i] += m * e1
+    st[o[11] + i] += m * e2
+    st[o[12] + i] += m * e3
+    w = al * tr if ok else zero
+    dl_dal = dl_dal if (ok & (raw <= amax)) else zero  # a clamped alpha passes no gradient
+    dp = al * dl_dal  # dL/dpower
+    return (-dp * (a * dx + b * dy), -dp * (b * dx + c * dy), -dp * dx * dx, -dp * dx * dy, -dp * dy * dy,
+            gauss * dl_dal, w * d0, w * d1, w * d2, w * d3)
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def _tile_rows(mx, my, ellipse, x0, y0, tw, th):
+    """Rows [r0, r1) of a tile (origin x0, y0; tw x th pixels) crossed by a gaussian's alpha >= 1/255 ellipse
+    within the tile's columns, widened by ``SLACK`` px; ``ellipse`` is its row of :func:`footprint_ellipses`."""
+    ex = ellipse[0]
+    if ex < 0.0:
         return 0, 0
-    if ex == np.inf:
-        return 0, th
-    lo = max(x0 + 0.5 - mx, -ex - SLACK)  # pixel-centre x offsets of the tile's columns, within the ellipse's
+    lo = max(x0 + 0.5 - mx, -ex - SLACK)  # x offsets of the tile's pixel centres, within the ellipse's
     hi = min(x0 + tw - 0.5 - mx, ex + SLACK)
     if lo > hi:
         return 0, 0
-    det = a * c - b * b
-    xt = -b * ey / a  # x offset of the ellipse's top point (offset ey); the bottom one is at -xt
-    x = min(max(xt, lo), hi)
-    top = (math.sqrt(max(c * k - det * x * x, 0.0)) - b * x) / c
+    xt, k1, k2, k3 = ellipse[2], ellipse[3], ellipse[4], ellipse[5]
+    x = min(max(xt, lo), hi)  # the ellipse is highest at x offset xt and lowest at -xt
+    top = math.sqrt(max(k1 - k2 * x * x, 0.0)) - k3 * x
     x = min(max(-xt, lo), hi)
-    bottom = (-math.sqrt(max(c * k - det * x * x, 0.0)) - b * x) / c
+    bottom = -math.sqrt(max(k1 - k2 * x * x, 0.0)) - k3 * x
     r0 = min(max(my + bottom - SLACK - y0 - 0.5, -1.0), th + 1.0)
     r1 = min(max(my + top + SLACK - y0 - 0.5, -1.0), th + 1.0)
-    return max(0, int(math.ceil(r0))), min(th, int(math.floor(r1)) + 1)
+    return max(0, math.ceil(r0)), min(th, math.floor(r1) + 1)
 
 
 def footprint_ellipses(conics: np.ndarray, opacities: np.ndarray) -> np.ndarray:
-    """(N, 3) float64 (half-width, half-height, k) of each ellipse {d : d^T conic d <= k} outside which
-    alpha < 1/255, k = 2 log(255 opacity); k = -1 if alpha never reaches 1/255, half-width inf (every pixel
-    tested) for conics that are not positive definite.
+    """(N, 6) float64 description of the ellipses {d : d^T conic d <= k}, k = 2 log(255 opacity), outside which
+    alpha < 1/255: half-width, half-height, x offset of the top point, and k/c, det/c^2, b/c (the ellipse's y
+    range at x offset x is -b/c x +- sqrt(k/c - det/c^2 x^2)). Half-width -1 where alpha never reaches 1/255;
+    a disc of radius ``UNBOUNDED`` (every pixel tested) for conics that are not positive definite. (No inf or
+    NaN: the kernels are compiled with fastmath.)
     """
     a, b, c = (conics[:, i].astype(np.float64) for i in range(3))
     op = opacities.astype(np.float64)
     det = a * c - b * b
     k = 2 * np.log(np.maximum(op, ALPHA_MIN) / ALPHA_MIN)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.stack([np.sqrt(k * c / det), np.sqrt(k * a / det), k], -1)
-    out[(det <= 0) | (a <= 0), 0] = np.inf
-    out[op < ALPHA_MIN, 2] = -1.0
+    bounded = (a > 0) & (det > 0)
+    a, c, det = (np.where(bounded, v, 1.0) for v in (a, c, det))
+    ey = np.sqrt(k * a / det)
+    out = np.stack([np.sqrt(k * c / det), ey, -b * ey / a, k / c, det / (c * c), b / c], -1)
+    out[~bounded] = [UNBOUNDED, UNBOUNDED, 0.0, UNBOUNDED**2, 0.0, 0.0]
+    out[op < ALPHA_MIN, 0] = -1.0
     return out
 
 
@@ -114,84 +170,75 @@ def _kernels(tile: int, dtype: type):
     amax, amin, tmin = f(ALPHA_MAX), f(ALPHA_MIN), f(T_MIN)
     ek = _exp_consts(dtype)
     # forward state rows: pixel centre x, y, T, accumulated r, g, b, depth, last contributor, done
-    FX, FY, FT, FR, FG, FB, FD, FL, FDONE = (u(j * npx) for j in range(9))
+    FX, FY, FT, FR, FG, FB, FD, FL, FDONE = frows = tuple(u(j * npx) for j in range(9))
+    kc = (zero, one, amax, amin, tmin)
     # backward rows: x, y, T, last contributor, dL/d(r, g, b, depth), background term and the colour + depth
     # composited behind the current gaussian, normalised by its transmittance (S_i = a_i+1 c_i+1 + (1 - a_i+1) S_i+1)
-    BX, BY, BT, BL, BDR, BDG, BDB, BDD, BBG, BSR, BSG, BSB, BSD = (u(j * npx) for j in range(13))
+    brows = tuple(u(j * npx) for j in range(13))
+    BX, BY, BT, BL, BDR, BDG, BDB, BDD, BBG = brows[:9]
+    kcb = (zero, one, amax, amin, half)
+    # pixels are stored strip by strip (vertical bands ``lanes`` wide), each strip row by row, so that a gaussian
+    # sweeps only the strips its ellipse crosses, each as contiguous whole strip rows
+    lanes = 8 if tile % 8 == 0 else tile
+    strips = tile // lanes
 
     @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
-    def forward(gaussian_ids, tile_offsets, tiles_x, means2d, conics, colors, opacities, depths, ellipses,
-                background, image, depth, alpha, t_final, n_contrib, n_pairs):
+    def forward(gaussian_ids, tile_offsets, tiles_x, tile_order, params, ellipses, background, image, depth, alpha,
+                t_final, n_contrib, n_pairs):
         height, width = depth.shape
-        for t in prange(tile_offsets.shape[0] - 1):
+        for tt in prange(tile_order.shape[0]):
+            t = tile_order[tt]
             x0, y0 = (t % tiles_x) * tile, (t // tiles_x) * tile
             tw, th = min(tile, width - x0), min(tile, height - y0)
             st = np.zeros(9 * npx, dtype)
+            live = np.zeros(strips * tile, np.int64)  # pixels of each strip row still compositing
             for j in range(npx):
                 i = u(j)
-                st[FX + i] = x0 + j % tile + 0.5
-                st[FY + i] = y0 + j // tile + 0.5
+                px, py = (j // lanes // tile) * lanes + j % lanes, j // lanes % tile
+                st[FX + i] = x0 + px + 0.5
+                st[FY + i] = y0 + py + 0.5
                 st[FT + i] = one
-                st[FDONE + i] = one if (j % tile >= tw or j // tile >= th) else zero
+                inside = px < tw and py < th
+                st[FDONE + i] = zero if inside else one
+                live[j // lanes] += inside
             n_done = npx - tw * th
-            live = np.zeros(tile, np.int64)  # pixels of each row still compositing
-            live[:th] = tw
             pairs = 0
             kf = zero  # list position (1-based) as a float, for the vector loop
             for k in range(tile_offsets[t], tile_offsets[t + 1]):
                 kf += one
                 g = gaussian_ids[k]
-                mx, my = means2d[g, 0], means2d[g, 1]
-                a, b, c = conics[g, 0], conics[g, 1], conics[g, 2]
-                r0, r1 = _tile_rows(mx, my, a, b, c, ellipses[g], x0, y0, tw, th)
-                while r0 < r1 and live[r0] == 0:
-                    r0 += 1
-                while r1 > r0 and live[r1 - 1] == 0:
-                    r1 -= 1
-                if r0 >= r1:
-                    continue
+                mx, my, a, b, c, op, cr, cg, cb, cd = params[g]
                 a2, c2 = -half * a, -half * c
-                op = opacities[g]
-                cr, cg, cb, cd = colors[g, 0], colors[g, 1], colors[g, 2], depths[g]
-                stops = zero
-                adds = zero
-                n_half = (r1 - r0) * tile // 2  # two independent streams per iteration hide the exp latency
-                for j in range(n_half):
-                    for s in range(2):
-                        i = u(r0 * tile + s * n_half + j)
-                        dx = mx - st[FX + i]
-                        dy = my - st[FY + i]
-                        power = a2 * dx * dx + c2 * dy * dy - b * dx * dy
-                        al = min(amax, op * _exp(power, ek))
-                        tr = st[FT + i]
-                        test = tr * (one - al)
-                        ok = (power <= zero) & (al >= amin) & (st[FDONE + i] == zero)
-                        stop = ok & (test < tmin)
-                        add = ok & (test >= tmin)
-                        w = al * tr if add else zero
-                        st[FR + i] += w * cr
-                        st[FG + i] += w * cg
-                        st[FB + i] += w * cb
-                        st[FD + i] += w * cd
-                        st[FT + i] = test if add else tr
-                        st[FL + i] = kf if add else st[FL + i]
-                        st[FDONE + i] = one if stop else st[FDONE + i]
-                        stops += one if stop else zero
-                        adds += one if add else zero
-                pairs += int(adds)
-                if stops > zero:
-                    n_done += int(stops)
-                    if n_done == npx:
-                        break
-                    for r in range(r0, r1):
-                        live[r] = 0
-                        for j in range(r * tile, r * tile + tw):
-                            live[r] += st[FDONE + u(j)] == zero
-            for j in range(th * tile):
-                px = j % tile
-                if px < tw:
-                    i = u(j)
-                    y, x = y0 + j // tile, x0 + px
+                for s in range(strips):
+                    base = s * tile  # strip row index of the strip's first row
+                    r0, r1 = _tile_rows(mx, my, ellipses[g], x0 + s * lanes, y0, min(lanes, tw - s * lanes), th)
+                    while r0 < r1 and live[base + r0] == 0:
+                        r0 += 1
+                    while r1 > r0 and live[base + r1 - 1] == 0:
+                        r1 -= 1
+                    if r0 >= r1:
+                        continue
+                    stops = zero
+                    adds = zero
+                    for j in range((base + r0) * lanes, (base + r1) * lanes):  # one branch-free SIMD loop
+                        stop, add = _forward_pixel(st, u(j), frows, kc, ek, mx, my, a2, b, c2, op, cr, cg, cb, cd,
+                                                   kf)
+                        stops += stop
+                        adds += add
+                    pairs += int(adds)
+                    if stops > zero:
+                        n_done += int(stops)
+                        for r in range(base + r0, base + r1):
+                            live[r] = 0
+                            for j in range(r * lanes, r * lanes + lanes):
+                                live[r] += st[FDONE + u(j)] == zero
+                if n_done == npx:
+                    break
+            for j in range(npx):
+                i = u(j)
+                px, py = (j // lanes // tile) * lanes + j % lanes, j // lanes % tile
+                if px < tw and py < th:
+                    y, x = y0 + py, x0 + px
                     tr = st[FT + i]
                     image[y, x, 0] = st[FR + i] + tr * background[0]
                     image[y, x, 1] = st[FG + i] + tr * background[1]
@@ -203,17 +250,18 @@ def _kernels(tile: int, dtype: type):
             n_pairs[t] = pairs
 
     @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
-    def backward(gaussian_ids, tile_offsets, tiles_x, means2d, conics, colors, opacities, depths, ellipses,
-                 background, t_final, n_contrib, grad_image, grad_depth, grad_alpha, pair_slots, pair_grads):
+    def backward(gaussian_ids, tile_offsets, tiles_x, tile_order, params, ellipses, background, t_final, n_contrib,
+                 grad_image, grad_depth, grad_alpha, pair_slots, pair_grads):
         height, width = t_final.shape
-        for t in prange(tile_offsets.shape[0] - 1):
+        for tt in prange(tile_order.shape[0]):
+            t = tile_order[tt]
             x0, y0 = (t % tiles_x) * tile, (t // tiles_x) * tile
             tw, th = min(tile, width - x0), min(tile, height - y0)
             st = np.zeros(13 * npx, dtype)
-            row_max = np.zeros(tile, np.int64)  # largest n_contrib of each row
+            row_max = np.zeros(strips * tile, np.int64)  # largest n_contrib of each strip row
             for j in range(npx):
                 i = u(j)
-                px, py = j % tile, j // tile
+                px, py = (j // lanes // tile) * lanes + j % lanes, j // lanes % tile
                 st[BX + i] = x0 + px + 0.5
                 st[BY + i] = y0 + py + 0.5
                 if px < tw and py < th:
@@ -221,7 +269,7 @@ def _kernels(tile: int, dtype: type):
                     tr = t_final[y, x]
                     st[BT + i] = tr
                     st[BL + i] = n_contrib[y, x]
-                    row_max[py] = max(row_max[py], n_contrib[y, x])
+                    row_max[j // lanes] = max(row_max[j // lanes], n_contrib[y, x])
                     st[BDR + i] = grad_image[y, x, 0]
                     st[BDG + i] = grad_image[y, x, 1]
                     st[BDB + i] = grad_image[y, x, 2]
@@ -235,63 +283,34 @@ def _kernels(tile: int, dtype: type):
             n_max = row_max.max()
             for k in range(start + n_max, tile_offsets[t + 1]):  # never reached
                 pair_grads[pair_slots[k]] = zero
-            kf = zero
-            for _ in range(n_max):
-                kf += one
+            kf = f(n_max)
             for kk in range(n_max - 1, -1, -1):
                 k = start + kk
                 g = gaussian_ids[k]
-                mx, my = means2d[g, 0], means2d[g, 1]
-                a, b, c = conics[g, 0], conics[g, 1], conics[g, 2]
-                r0, r1 = _tile_rows(mx, my, a, b, c, ellipses[g], x0, y0, tw, th)
-                while r0 < r1 and row_max[r0] <= kk:
-                    r0 += 1
-                while r1 > r0 and row_max[r1 - 1] <= kk:
-                    r1 -= 1
+                mx, my, a, b, c, op, cr, cg, cb, cd = params[g]
+                g0 = g1 = g2 = g3 = g4 = g5 = g6 = g7 = g8 = g9 = zero
+                for s in range(strips):
+                    base = s * tile
+                    r0, r1 = _tile_rows(mx, my, ellipses[g], x0 + s * lanes, y0, min(lanes, tw - s * lanes), th)
+                    while r0 < r1 and row_max[base + r0] <= kk:
+                        r0 += 1
+                    while r1 > r0 and row_max[base + r1 - 1] <= kk:
+                        r1 -= 1
+                    for j in range((base + r0) * lanes, (base + r1) * lanes):  # one branch-free SIMD loop
+                        p = _backward_pixel(st, u(j), brows, kcb, ek, mx, my, a, b, c, op, cr, cg, cb, cd, kf)
+                        g0 += p[0]
+                        g1 += p[1]
+                        g2 += p[2]
+                        g3 += p[3]
+                        g4 += p[4]
+                        g5 += p[5]
+                        g6 += p[6]
+                        g7 += p[7]
+                        g8 += p[8]
+                        g9 += p[9]
                 row = pair_grads[pair_slots[k]]
-                row[:] = zero
-                if r0 < r1:
-                    a2, c2 = -half * a, -half * c
-                    op = opacities[g]
-                    cr, cg, cb, cd = colors[g, 0], colors[g, 1], colors[g, 2], depths[g]
-                    g_mx = g_my = g_a = g_b = g_c = g_op = g_r = g_g = g_bl = g_d = zero
-                    n_half = (r1 - r0) * tile // 2
-                    for j in range(n_half):
-                        for s in range(2):
-                            i = u(r0 * tile + s * n_half + j)
-                            dx = mx - st[BX + i]
-                            dy = my - st[BY + i]
-                            power = a2 * dx * dx + c2 * dy * dy - b * dx * dy
-                            gauss = _exp(power, ek)
-                            raw = op * gauss
-                            al = min(amax, raw)
-                            ok = (kf <= st[BL + i]) & (power <= zero) & (al >= amin)
-                            inv = one / (one - al)
-                            tr = st[BT + i] * inv
-                            e0, e1, e2, e3 = cr - st[BSR + i], cg - st[BSG + i], cb - st[BSB + i], cd - st[BSD + i]
-                            d0, d1, d2, d3 = st[BDR + i], st[BDG + i], st[BDB + i], st[BDD + i]
-                            dl_dal = (e0 * d0 + e1 * d1 + e2 * d2 + e3 * d3) * tr - st[BBG + i] * inv
-                            st[BT + i] = tr if ok else st[BT + i]
-                            m = al if ok else zero  # S <- S + alpha (c - S) where this gaussian contributes
-                            st[BSR + i] += m * e0
-                            st[BSG + i] += m * e1
-                            st[BSB + i] += m * e2
-                            st[BSD + i] += m * e3
-                            w = al * tr if ok else zero
-                            g_r += w * d0
-                            g_g += w * d1
-                            g_bl += w * d2
-                            g_d += w * d3
-                            dl_dal = dl_dal if (ok & (raw <= amax)) else zero
-                            g_op += gauss * dl_dal
-                            dp = al * dl_dal  # dL/dpower
-                            g_mx -= dp * (a * dx + b * dy)
-                            g_my -= dp * (b * dx + c * dy)
-                            g_a -= dp * dx * dx
-                            g_b -= dp * dx * dy
-                            g_c -= dp * dy * dy
-                    row[0], row[1], row[2], row[3], row[4] = g_mx, g_my, half * g_a, g_b, half * g_c
-                    row[5], row[6], row[7], row[8], row[9] = g_op, g_r, g_g, g_bl, g_d
+                row[0], row[1], row[2], row[3], row[4] = g0, g1, half * g2, g3, half * g4
+                row[5], row[6], row[7], row[8], row[9] = g5, g6, g7, g8, g9
                 kf -= one
 
     return forward, backward
@@ -318,6 +337,18 @@ class ForwardOut(NamedTuple):
     n_pairs: int  # (pixel, contributing gaussian) pairs
 
 
+def _tile_order(bins: Bins) -> np.ndarray:
+    """Tiles interleaved by thread (tiles r, r + T, r + 2T, ... form the r-th block of the prange's static split):
+    neighbouring tiles, which cost about the same, go to different threads."""
+    n, threads = len(bins.tile_offsets) - 1, get_num_threads()
+    return np.concatenate([np.arange(r, n, threads) for r in range(threads)])
+
+
+def _pack(means2d, conics, colors, opacities, depths) -> np.ndarray:
+    """(N, 10) rows (mean x, y, conic a, b, c, opacity, r, g, b, depth): one gaussian's parameters in one place."""
+    return np.concatenate([means2d, conics, opacities[:, None], colors, depths[:, None]], axis=1)
+
+
 def _dtype(x) -> type:
     return np.float64 if x.dtype in (np.float64, torch.float64) else np.float32
 
@@ -339,8 +370,8 @@ def rasterize_forward(bins: Bins, means2d, conics, colors, opacities, depths, ba
     n_contrib = np.empty((height, width), np.int32)
     n_pairs = np.empty(len(bins.tile_offsets) - 1, np.int64)
     forward, _ = _kernels(tile, dtype)
-    forward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, m, q, col, op, dep, footprint_ellipses(q, op), bg,
-            image, depth, alpha, t_final, n_contrib, n_pairs)
+    forward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, _tile_order(bins), _pack(m, q, col, op, dep),
+            footprint_ellipses(q, op), bg, image, depth, alpha, t_final, n_contrib, n_pairs)
     return ForwardOut(image, depth, alpha, t_final, n_contrib, int(n_pairs.sum()))
 
 
@@ -352,8 +383,8 @@ def rasterize_backward(bins: Bins, means2d, conics, colors, opacities, depths, b
     g_image, g_depth, g_alpha = _arrays(dtype, grad_image, grad_depth, grad_alpha)
     pair_grads = np.empty((len(bins.gaussian_ids), PAIR_COLUMNS), dtype)
     _, backward = _kernels(tile, dtype)
-    backward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, m, q, col, op, dep, footprint_ellipses(q, op), bg,
-             t_final, n_contrib, g_image, g_depth, g_alpha, bins.pair_slots, pair_grads)
+    backward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, _tile_order(bins), _pack(m, q, col, op, dep),
+             footprint_ellipses(q, op), bg, t_final, n_contrib, g_image, g_depth, g_alpha, bins.pair_slots, pair_grads)
     out = _sum_pairs(bins.gaussian_offsets, pair_grads)
     g_background = np.einsum("hw,hwc->c", t_final.astype(np.float64), g_image.astype(np.float64))
     return out[:, 0:2], out[:, 2:5], out[:, 6:9], out[:, 5], out[:, 9], g_background
@@ -388,8 +419,10 @@ def rasterize(means2d: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
               background: torch.Tensor | None = None, tile: int = 16):
     """Render (N, 2) means2d, (N, 3) conics [a, b, c], (N, 3) colours, (N,) opacities and (N,) depths.
 
-    ``radii`` (N,) integer 3-sigma radii (0 = culled) drive the tile binning; ``background`` is (3,) (black if
-    None). Returns image (H, W, 3), depth (H, W) and alpha (H, W) in the dtype of ``means2d`` (float32 unless
+    ``means2d`` are pixel coordinates with the first pixel's centre at (0.5, 0.5); ``conics`` the upper triangle
+    of the inverse 2D covariance [[a, b], [b, c]]; ``radii`` (N,) integer 3-sigma radii (0 = culled) drive the
+    tile binning; ``background`` is (3,) (black if None). Returns image (H, W, 3), depth (H, W) (expected depth
+    sum d_i alpha_i T_i, not normalised by alpha) and alpha (H, W) in the dtype of ``means2d`` (float32 unless
     float64), differentiable w.r.t. every float input.
     """
     if background is None:

@@ -39,7 +39,8 @@ def eval_sh(degree: int, coeffs: torch.Tensor, dirs: torch.Tensor) -> torch.Tens
                        + SH_C3[2] * y * (4 * zz - xx - yy) * coeffs[..., 11, :]
                        + SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy) * coeffs[..., 12, :]
                        + SH_C3[4] * x * (4 * zz - xx - yy) * coeffs[..., 13, :]
-                       + SH_C3[5] * z * (xx - yy) * coeffs[..., 14, :] + SH_C3[6] * x * (xx - 3 * yy) * coeffs[..., 15, :])
+                       + SH_C3[5] * z * (xx - yy) * coeffs[..., 14, :]
+                       + SH_C3[6] * x * (xx - 3 * yy) * coeffs[..., 15, :])
     return torch.clamp_min(out + 0.5, 0.0)
 
 

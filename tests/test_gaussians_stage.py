@@ -1,0 +1,39 @@
+"""`dvc repro train_gaussians@room` on a tiny scene: scenes -> sfm -> 3DGS, outputs as dvc.yaml declares."""
+
+import json
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from conftest import dvc, make_mini_repo
+
+pytestmark = pytest.mark.slow
+
+
+def test_dvc_repro_runs_scene_sfm_and_gaussians(tmp_path, raw_params, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("OBSCURA_ROOT", raising=False)
+    raw_params["scenes"].update(width=160, height=120, gt_points=500, builtin={"room": {"num_views": 12}}, photos={})
+    raw_params["sfm"].update(scenes=["room"], deterministic=True, first_octave=-1)
+    raw_params["gaussians"].update(scenes={"room": {}}, eval_every=10, orbit_frames=4,
+                                   config={"steps": 30, "refine_start": 10, "refine_every": 10, "refine_stop": 20,
+                                           "coarse_until": 10, "max_gaussians": 5000})
+    repo = make_mini_repo(tmp_path / "repo", raw_params, ["scenes", "sfm", "train_gaussians"])
+    result = dvc(repo, "repro", "train_gaussians@room")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    stage = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["train_gaussians"]["do"]
+    declared = [next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"] + stage["metrics"] + stage["plots"]]
+    for path in declared:
+        assert (repo / path.replace("${gaussians.output}", "data/gaussians").replace(
+            "${gaussians.reports}", "reports/gaussians").replace("${key}", "room")).exists(), path
+    model = repo / "data/gaussians/room"
+    assert sorted(p.name for p in model.iterdir()) == ["model.pt", "point_cloud.ply", "renders"]
+    metrics = json.loads((repo / "reports/gaussians/room/metrics.json").read_text())
+    assert metrics["steps"] == 30 and metrics["test_psnr"] > 8 and metrics["num_gaussians"] > 0
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("obscura").experiment_id],
+                              filter_string="attributes.run_name = 'train_gaussians@room'")
+    assert len(runs) == 1 and runs[0].data.metrics["test_psnr"] == pytest.approx(metrics["test_psnr"])
+    again = dvc(repo, "repro", "train_gaussians@room")
+    assert again.returncode == 0 and "didn't change, skipping" in again.stdout

@@ -82,6 +82,10 @@ from obscura.commands import splat as _splat  # noqa: E402
 
 app.add_typer(_splat.app, name="splat")
 
+from obscura.commands import nerf as _nerf  # noqa: E402
+
+app.add_typer(_nerf.app, name="nerf")
+
 
 @params_app.command("check")
 def params_check(path: Annotated[Path | None, typer.Argument(help="params file (default: the project's "

@@ -13,6 +13,7 @@ from obscura.generative.params import GenerativeParams
 from obscura.inpainting.params import InpaintingParams
 from obscura.paths import workspace_root
 from obscura.rendering.gaussians.params import GaussiansParams
+from obscura.rendering.nerf.params import NerfParams
 from obscura.rendering.params import ScenesParams, SfmParams
 from obscura.section import Section
 
@@ -48,6 +49,7 @@ class Params(Section):
     inpainting: InpaintingParams
     generative: GenerativeParams
     gaussians: GaussiansParams
+    nerf: NerfParams
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:

@@ -1,0 +1,139 @@
+"""NeRF on the CPU: held-out PSNR against training wall clock for both models on one scene, throughput,
+render time, samples kept per ray and time per step; plus where a step's time goes (the hash encoding
+in plain torch vs the compiled kernels). Prints one JSON object.
+
+    python bench/nerf.py [--scene data/scenes/orbit] [--marks 60 120 300 600] [--models grid vanilla] [--views 2]
+
+Evaluation (the first ``--views`` held-out views at full size) is excluded from the clock. Needs `dvc repro sfm@orbit` (or --poses ground_truth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+
+import numpy as np
+import torch
+
+from obscura.methods import run_loop
+from obscura.metrics import psnr
+from obscura.rendering.nerf.registry import MODELS
+from obscura.rendering.nerf.train import (
+    NerfTask,
+    RaySampler,
+    build_model,
+    peak_memory_mb,
+    render_image,
+    scene_cameras,
+)
+
+
+class _Done(Exception):
+    pass
+
+
+def race(name: str, cams, marks: list[float], views: list[int], seed: int = 0) -> dict:
+    """Train ``name`` (its default config at a constant learning rate: the clock, not a step count,
+    ends the run) and score the held-out ``views`` whenever the training clock passes a mark."""
+    targets = cams.load_images(views)
+    model = build_model(name, MODELS.make(name, steps=10**9), cams, seed)
+    task = NerfTask(model, RaySampler(cams, cams.train))
+    points, clock = [], {"start": time.perf_counter(), "paused": 0.0}
+
+    def check(step: int):
+        elapsed = time.perf_counter() - clock["start"] - clock["paused"]
+        if elapsed < marks[len(points)]:
+            return
+        t = time.perf_counter()
+        renders = [render_image(model, cams.intrinsics, cams.poses[i]) for i in views]
+        render_s = (time.perf_counter() - t) / len(views)
+        model.train()
+        points.append({"seconds": round(elapsed, 1), "step": step,
+                       "test_psnr": float(np.mean([psnr(r["rgb"], g) for r, g in zip(renders, targets)])),
+                       "render_seconds_per_frame": render_s,
+                       "render_samples_per_ray": float(np.mean([r["samples_per_ray"] for r in renders]))})
+        clock["paused"] += time.perf_counter() - t
+        if len(points) == len(marks):
+            raise _Done
+
+    with contextlib.suppress(_Done):
+        run_loop(task, 10**9, seed=seed, hooks=[(1, check)], log_every=10, progress=False)
+    train_s = points[-1]["seconds"]
+    return {"curve": points, "train_rays_per_second": task.rays_seen / train_s,
+            "seconds_per_step": train_s / points[-1]["step"],
+            "train_samples_per_ray_last_step": _last_samples(task), "peak_memory_mb": peak_memory_mb()}
+
+
+def _last_samples(task: NerfTask) -> float:
+    """Samples per ray that survive empty-space skipping in one more training step."""
+    with torch.no_grad():
+        origins, dirs, _ = task.sampler.batch(task.model.config.rays_per_step, torch.Generator().manual_seed(1))
+        out = task.model.train().render_rays(origins, dirs, torch.Generator().manual_seed(2),
+                                             getattr(task.model.config, "max_samples", None))
+    return out["samples"] / max(out["n_rays"], 1)
+
+
+def encoding_profile(n: int = 1 << 16, repeats: int = 3) -> dict:
+    """Forward + backward seconds of the default hash encoding on ``n`` points: numba kernels vs the
+    same lookup written as plain torch gathers (what profiling pointed at)."""
+    from obscura.rendering.nerf.hashgrid import HashGrid
+
+    c = MODELS.make("grid")
+    grid = HashGrid(c.levels, c.features, c.log2_size, c.min_res, c.max_res)
+    x = torch.rand(n, 3)
+    corners = torch.tensor([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)])
+    primes = torch.tensor([1, 2654435761, 805459861])
+    size = grid.table.shape[1]
+
+    def torch_encode(x):
+        out = []
+        for level, res in enumerate(grid.res):
+            p = x * int(res)
+            cell = p.floor()
+            frac = p - cell
+            c = cell.long()[:, None] + corners
+            if grid.hashed[level]:
+                index = (c[..., 0] * primes[0] ^ c[..., 1] * primes[1] ^ c[..., 2] * primes[2]) & (size - 1)
+            else:
+                index = c[..., 0] + (res + 1) * (c[..., 1] + (res + 1) * c[..., 2])
+            w = torch.where(corners.bool(), frac[:, None], 1 - frac[:, None]).prod(-1)
+            out.append((grid.table[level][index] * w[..., None]).sum(1))
+        return torch.cat(out, -1)
+
+    def timed(fn):
+        best = float("inf")
+        for _ in range(repeats):
+            grid.table.grad = None
+            t = time.perf_counter()
+            fn(x).square().sum().backward()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    return {"points": n, "numba_seconds": timed(grid), "torch_seconds": timed(torch_encode)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scene", default="data/scenes/orbit")
+    ap.add_argument("--poses", default="sfm", choices=["sfm", "ground_truth"])
+    ap.add_argument("--marks", type=float, nargs="+", default=[60, 120, 300, 600])
+    ap.add_argument("--models", nargs="+", default=["grid", "vanilla"], choices=MODELS.names())
+    ap.add_argument("--views", type=int, default=2, help="held-out views scored at each mark (full size)")
+    args = ap.parse_args()
+    cams = scene_cameras(args.scene, args.poses)
+    views = cams.test[:args.views]
+    out = {"scene": args.scene, "poses": args.poses, "threads": torch.get_num_threads(),
+           "scored_views": [cams.names[i] for i in views],
+           "encoding_fwd_bwd": encoding_profile(), "models": {}}
+    for name in args.models:
+        out["models"][name] = race(name, cams, sorted(args.marks), views)
+    if {"grid", "vanilla"} <= set(out["models"]):
+        g, v = (out["models"][k]["curve"] for k in ("grid", "vanilla"))
+        out["grid_minus_vanilla_db"] = [round(a["test_psnr"] - b["test_psnr"], 2) for a, b in zip(g, v)]
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,7 +15,7 @@ import torch
 from obscura.errors import ObscuraError
 from obscura.generative.base import GenerativeModel
 from obscura.methods import run_loop
-from obscura.methods.loop import _Means
+from obscura.methods.loop import Means
 
 
 @dataclass
@@ -48,7 +48,7 @@ class GenerativeTask:
         self.model, self.data, self.settings = model, data, settings
         self.steps_per_epoch = len(data) // settings.batch_size
         self.optimizers = model.configure_optimizers(settings.lr)
-        self.epoch_means = _Means()
+        self.epoch_means = Means()
         self._order: tuple[int, torch.Tensor] | None = None
 
     def step(self, step: int, generator: torch.Generator) -> dict[str, float]:
@@ -62,7 +62,7 @@ class GenerativeTask:
         return logs
 
     def end_epoch(self) -> dict[str, float]:
-        means, self.epoch_means = self.epoch_means.means(), _Means()
+        means, self.epoch_means = self.epoch_means.means(), Means()
         return means
 
     def state_dict(self) -> dict:
@@ -73,7 +73,7 @@ class GenerativeTask:
         self.model.load_state_dict(state["model"])
         for k, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][k])
-        self.epoch_means = _Means(state["epoch_means"])
+        self.epoch_means = Means(state["epoch_means"])
 
 
 def train(model: GenerativeModel, data: torch.Tensor, settings: TrainSettings,

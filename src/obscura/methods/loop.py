@@ -67,7 +67,9 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(step_seed(seed, step))
 
 
-class _Means:
+class Means:
+    """Running means of float metrics (the loop's log windows; tasks use it for per-epoch means)."""
+
     def __init__(self, state: dict | None = None):
         self.sums: dict[str, float] = dict((state or {}).get("sums", {}))
         self.count: int = int((state or {}).get("count", 0))
@@ -115,7 +117,7 @@ def run_loop(task: Task, total_steps: int, *, seed: int = 0, state_path: str | o
     tag = json.dumps({"fingerprint": fingerprint, "total_steps": total_steps, "seed": seed}, sort_keys=True,
                      default=str)
     state_path = Path(state_path) if state_path else None
-    result, window = LoopResult(steps=0), _Means()
+    result, window = LoopResult(steps=0), Means()
     if state_path is not None and state_path.is_file():
         payload = read_checkpoint(state_path, STATE_KIND)
         if payload["config"].get("tag") == tag:
@@ -123,7 +125,7 @@ def run_loop(task: Task, total_steps: int, *, seed: int = 0, state_path: str | o
             logs = json.loads(payload["logs"])
             result = LoopResult(steps=payload["step"], rows=logs["rows"], events=logs["events"],
                                 seconds=logs["seconds"], resumed_from=payload["step"])
-            window = _Means(logs["window"])
+            window = Means(logs["window"])
     t0 = time.perf_counter()
 
     def save_state() -> None:
@@ -155,7 +157,7 @@ def run_loop(task: Task, total_steps: int, *, seed: int = 0, state_path: str | o
                 bar.set_postfix({k: f"{means[k]:.4g}" for k in postfix if k in means})
                 if log is not None:
                     log(means, result.steps)
-                window = _Means()
+                window = Means()
             for every, fn in hooks:
                 if result.steps % every == 0:
                     out = fn(result.steps)

@@ -1,5 +1,6 @@
 """3D Gaussian Splatting: density control, training, resume, .ply export and bad input (tiny scenes)."""
 
+import json
 import math
 
 import numpy as np
@@ -170,5 +171,13 @@ def test_splat_cli_train_render_export(scene, tmp_path):
     assert runner.invoke(app, ["splat", "export", str(out), str(tmp_path / "x.ply")]).exit_code == 0
     back = read_ply(tmp_path / "x.ply")
     assert torch.equal(back["means"], load(out)[0].means.detach())
+    from_ply = runner.invoke(app, ["splat", "render", str(tmp_path / "x.ply"), "--scene", str(scene), "--poses",
+                                   "ground_truth", "--views", "test"])
+    assert from_ply.exit_code == 0, from_ply.output
+    scores = [json.loads(r.output[r.output.index("{\n"):])["test_psnr"] for r in (from_ply, result)]
+    assert scores[0] == scores[1]
+    assert len(list((tmp_path / "renders" / "test").glob("*_depth.png"))) == 2
+    no_scene = runner.invoke(app, ["splat", "render", str(tmp_path / "x.ply")])
+    assert no_scene.exit_code == 2 and "--scene" in no_scene.output
     bad = runner.invoke(app, ["splat", "train", str(scene), str(tmp_path / "none"), "--iterations", "5"])
     assert bad.exit_code == 2 and "obscura sfm" in bad.output and not (tmp_path / "none").exists()

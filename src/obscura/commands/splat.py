@@ -36,22 +36,36 @@ def train(scene_dir: Annotated[Path, typer.Argument(help="scene directory (after
 
 
 @app.command("render")
-def render(model_dir: Annotated[Path, typer.Argument(help="model directory from `obscura splat train`")],
+def render(source: Annotated[Path, typer.Argument(help="model directory from `obscura splat train`, or a 3DGS "
+                                                       ".ply (then --scene is needed)")],
            views: Annotated[str, typer.Option(help="test (held-out views, scored) or orbit (video)")] = "test",
-           out: Annotated[Path | None, typer.Option(help="output folder (default: MODEL_DIR/renders)")] = None,
-           frames: Annotated[int, typer.Option(min=2, max=1000, help="orbit video frames")] = 48):
-    """Render the held-out views (PNG + depth, PSNR/SSIM printed) or an orbit video."""
+           out: Annotated[Path | None, typer.Option(help="output folder (default: MODEL_DIR/renders, or "
+                                                         "FILE's folder/renders)")] = None,
+           frames: Annotated[int, typer.Option(min=2, max=1000, help="orbit video frames")] = 48,
+           scene: Annotated[Path | None, typer.Option(help="scene directory whose cameras render a .ply "
+                                                           "(default for a model directory: its own scene)")] = None,
+           poses: Annotated[str | None, typer.Option(help="sfm or ground_truth (default: what the model was "
+                                                          "trained on; sfm for a .ply)")] = None):
+    """Render the held-out views (PNG + depth, PSNR/SSIM printed) or an orbit video, from a trained model
+    directory or from any standard 3DGS .ply."""
     from obscura.errors import ObscuraError
     from obscura.rendering.gaussians.outputs import renderer
-    from obscura.rendering.gaussians.train import load, scene_cameras
+    from obscura.rendering.gaussians.train import load, load_ply, scene_cameras
     from obscura.rendering.views import evaluate_views, orbit_path, summarize, write_video
 
     if views not in ("test", "orbit"):
         raise ObscuraError(f"--views must be test or orbit, got {views!r}.")
-    model, payload = load(model_dir)
-    cams = scene_cameras(payload["scene"], payload["poses"])
+    if source.suffix.lower() == ".ply":
+        if scene is None:
+            raise ObscuraError(f"{source}: a .ply holds no cameras; pass --scene SCENE_DIR to render it.")
+        model, scene_dir, poses = load_ply(source), scene, poses or "sfm"
+        out = out or source.parent / "renders"
+    else:
+        model, payload = load(source)
+        scene_dir, poses = scene or payload["scene"], poses or payload["poses"]
+        out = out or source / "renders"
+    cams = scene_cameras(scene_dir, poses)
     render_fn = renderer(model, cams.background or (0.0, 0.0, 0.0))
-    out = out or Path(model_dir) / "renders"
     if views == "test":
         rows, _ = evaluate_views(render_fn, cams, cams.test, out / "test")
         typer.echo(json.dumps({**summarize(rows), "views": rows}, indent=2))

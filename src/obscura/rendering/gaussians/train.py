@@ -187,5 +187,17 @@ def load(model_dir: str | os.PathLike) -> tuple[GaussianModel, dict]:
     return model.eval(), payload
 
 
+def load_ply(path: str | os.PathLike) -> GaussianModel:
+    """A model (eval mode) from a standard 3DGS ``.ply``, ours or another trainer's (a file with fewer
+    ``f_rest`` is read zero-padded, which renders exactly as its lower SH degree)."""
+    from obscura.rendering.gaussians.ply import read_ply
+    from obscura.rendering.gaussians.registry import make_config
+
+    model = make_config().setup()
+    model.set_tensors(read_ply(path))
+    model.sh_degree_active = model.config.sh_degree
+    return model.eval()
+
+
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from obscura.errors import ConfigError
 from obscura.generative.params import GenerativeParams
@@ -38,6 +38,32 @@ class PrepareParams(Section):
 
 
 
+class OrchestrationParams(Section):
+    """Prefect (flows/): the schedule ``make schedule`` serves, task retries and how wide sweeps fan out."""
+
+    cron: str = Field(description="when the served deployment runs the pipeline: five cron fields")
+    timezone: str = Field(min_length=1, description="IANA time zone of cron, e.g. UTC or Europe/Paris")
+    retries: int = Field(ge=0, le=10, description="retries of a failed task (a DVC stage or a sweep configuration)")
+    retry_delay_seconds: float = Field(ge=0)
+    sweep_workers: int = Field(ge=1, description="sweep configurations run at once")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("expected five cron fields (minute hour day-of-month month day-of-week), e.g. '0 3 * * *'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import available_timezones
+
+        if value not in available_timezones():
+            raise ValueError("unknown time zone; use an IANA name such as UTC or Europe/Paris")
+        return value
+
+
 class Params(Section):
     """The whole params.yaml."""
 
@@ -50,6 +76,7 @@ class Params(Section):
     generative: GenerativeParams
     gaussians: GaussiansParams
     nerf: NerfParams
+    orchestration: OrchestrationParams
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:

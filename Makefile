@@ -11,8 +11,10 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
+PREFECT_PORT ?= 4200
+DVC_REMOTE ?=
 
-.PHONY: setup system venv run test ui bench clean-venv
+.PHONY: setup system venv run test ui bench clean-venv prefect-server schedule push pull
 
 setup: system venv  ## install Debian packages and the Python environment (idempotent)
 
@@ -39,6 +41,18 @@ test: setup  ## the test suite
 
 ui: setup  ## MLflow dashboard on http://127.0.0.1:5000
 	$(BIN)/obscura ui --port 5000
+
+prefect-server: setup  ## Prefect server (API + UI) on http://127.0.0.1:$(PREFECT_PORT) (blocks)
+	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+schedule: setup  ## serve the pipeline on orchestration.cron (params.yaml) through a Prefect server (blocks)
+	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:$(PREFECT_PORT)/api} $(BIN)/python -m flows.pipeline serve
+
+push:  ## upload DVC-cached outputs to the DVC remote (.dvc/config; DVC_REMOTE=name for another)
+	$(BIN)/dvc push $(if $(DVC_REMOTE),-r $(DVC_REMOTE))
+
+pull:  ## fetch DVC-cached outputs from the DVC remote into the workspace (after make setup)
+	$(BIN)/dvc pull $(if $(DVC_REMOTE),-r $(DVC_REMOTE))
 
 bench: setup  ## benchmarks (each prints one JSON object)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

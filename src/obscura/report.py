@@ -1,62 +1,700 @@
-"""One static HTML page summarising every metrics file, table and image under reports/."""
+"""reports/index.html: per-track summaries, tables with units and protocol, pictures, and links to MLflow runs.
+
+Everything the page shows lives under ``reports/``: pictures stages write elsewhere (sample grids,
+orbit videos) and the loss plots are copied or drawn into ``reports/assets/``, and the interactive
+3DGS viewer (an npm bundle) reads its splats from a script beside it, so the folder opens offline,
+from ``file://``, with no server and no CDN.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 
-def _table(rows: list[tuple[str, object]]) -> str:
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
+from obscura.config import Params
 
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
+ASSETS = "assets"
+DEFAULT_UI = "http://127.0.0.1:5000"      # `make ui`
+MAX_VIEWER_SPLATS = 100_000               # the viewer's copy keeps the most visible gaussians (32 bytes each)
+SH_C0 = 0.28209479177387814
 
 
-def _flat(obj, prefix: str = "") -> list[tuple[str, object]]:
-    if isinstance(obj, dict):
-        return [kv for k, v in sorted(obj.items()) for kv in _flat(v, f"{prefix}{k}.")]
-    return [(prefix.rstrip("."), obj)]
+# --------------------------------------------------------------------------- MLflow runs
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    experiment_id: str
+    stages: frozenset[str]      # stage names the run was recorded under
+    names: frozenset[str]       # method / dataset / scene words of its name and stage tags
+    metrics: Mapping[str, float]
 
 
-def build_index(reports: Path, out_name: str = "index.html") -> str:
-    """HTML for ``reports``: a section per directory with its JSON metrics, CSV tables and images."""
+class Runs:
+    """Finished MLflow runs, newest first, found by stage and method/dataset/scene names.
+
+    A run is identified from its name (``<stage>/<method>/<dataset-or-scene>`` or ``<stage>@<item>``)
+    and its ``obscura.stage``/``dvc.stage`` tags, so both naming schemes resolve.
+    """
+
+    def __init__(self, runs: list[Run], ui: str = DEFAULT_UI):
+        self.runs, self.ui = runs, ui.rstrip("/")
+
+    @classmethod
+    def from_store(cls, uri: str, ui: str | None = None) -> Runs:
+        """The runs of every experiment in the store at ``uri`` (none when its sqlite file does not exist)."""
+        ui = ui or (uri if uri.startswith(("http://", "https://")) else DEFAULT_UI)
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+            return cls([], ui)
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(uri)
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        found = client.search_runs(experiments, filter_string="attributes.status = 'FINISHED'",
+                                   order_by=["attributes.start_time DESC"], max_results=5000) if experiments else []
+        return cls([identify(r.info.run_id, r.info.experiment_id, r.info.run_name, r.data.tags, r.data.metrics)
+                    for r in found], ui)
+
+    def url(self, stage: str, *names: str, metric: str | None = None, value: float | None = None) -> str | None:
+        """Link to the newest run of ``stage`` carrying all ``names``; among them, one that logged
+        ``metric`` = ``value`` is preferred (the run the shown number came from)."""
+        found = [r for r in self.runs if stage in r.stages and set(names) <= r.names]
+        if metric is not None and value is not None:
+            found = [r for r in found if _close(r.metrics.get(metric), value)] or found
+        return f"{self.ui}/#/experiments/{found[0].experiment_id}/runs/{found[0].run_id}" if found else None
+
+
+def identify(run_id: str, experiment_id: str, run_name: str | None, tags: Mapping[str, str],
+             metrics: Mapping[str, float]) -> Run:
+    labels = [label for label in (run_name, tags.get("obscura.stage"), tags.get("dvc.stage")) if label]
+    parts = [re.split(r"[/@]", label) for label in labels]
+    names = {word for p in parts for item in p[1:] for word in (item, *item.split("-")) if word}
+    return Run(run_id, experiment_id, frozenset(p[0] for p in parts), frozenset(names), dict(metrics))
+
+
+def _close(a: float | None, b: float) -> bool:
+    return a is not None and math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+
+
+# --------------------------------------------------------------------------- formatting
+
+@dataclass(frozen=True)
+class Col:
+    """One metric column: JSON key, header with unit, formatter, which way is better (``max``/``min``)."""
+    key: str
+    label: str
+    fmt: Callable[[float], str] = lambda v: f"{v:.3g}"
+    better: str | None = None
+    scale: float = 1.0
+
+
+def fixed(digits: int) -> Callable[[float], str]:
+    return lambda v: f"{v:,.{digits}f}"
+
+
+def count(v: float) -> str:
+    return f"{int(round(v)):,}"
+
+
+def seconds(v: float) -> str:
+    return f"{v:.3g}" if v < 100 else f"{v:,.0f}"
+
+
+@dataclass
+class Row:
+    head: list[str]                    # leading cells (HTML)
+    values: Mapping[str, float]
+    url: Callable[[str, float], str | None] = lambda key, value: None
+    extra: Mapping[str, str] = field(default_factory=dict)     # cell text shown after a value (e.g. ± std)
+    reference: bool = False            # a baseline row (real-vs-real floor): never marked best
+    group: str = ""                    # best values are marked within a group (e.g. one scene)
+
+
+def table(heads: list[str], cols: list[Col], rows: list[Row], caption: str = "") -> str:
+    """A method × metric table: best value per column in bold, every number linked to its run."""
+    cols = [c for c in cols if any(_number(r.values.get(c.key)) for r in rows)]
+    best = {}
+    for c in cols:
+        for g in {r.group for r in rows}:
+            vals = [r.values[c.key] for r in rows if r.group == g and not r.reference and _number(r.values.get(c.key))]
+            if c.better and len(vals) > 1:
+                best[g, c.key] = max(vals) if c.better == "max" else min(vals)
+    arrow = {"max": " ↑", "min": " ↓"}
+    head = "".join(f"<th>{h}</th>" for h in heads) + "".join(
+        f"<th class='num'>{html.escape(c.label)}{arrow.get(c.better, '')}</th>" for c in cols)
+    body = []
+    for r in rows:
+        cells = "".join(f"<td>{h}</td>" for h in r.head)
+        for c in cols:
+            v = r.values.get(c.key)
+            if not _number(v):
+                cells += "<td class='num na'>—</td>"
+                continue
+            text = html.escape(c.fmt(v * c.scale)) + html.escape(r.extra.get(c.key, ""))
+            link = r.url(c.key, v)
+            if link:
+                text = f"<a href='{html.escape(link)}' title='MLflow run'>{text}</a>"
+            cls = "num best" if best.get((r.group, c.key)) == v and not r.reference else "num"
+            cells += f"<td class='{cls}'>{text}</td>"
+        body.append(f"<tr>{cells}</tr>")
+    cap = f"<caption>{caption}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text))
+
+
+def label(name: str) -> str:
+    """Human name of a method, model or scene key."""
+    return NAMES.get(name, name.replace("_", " "))
+
+
+NAMES = {"ae": "Autoencoder", "vae": "VAE", "gan": "GAN", "ddpm": "DDPM", "ldm": "Latent diffusion",
+         "gaussians": "3D Gaussian Splatting", "grid": "NeRF (hash grid)", "vanilla": "NeRF (vanilla)",
+         "single_stage": "single-stage CNN", "coarse_to_fine": "coarse-to-fine CNN", "edge_guided": "edge-guided CNN",
+         "progressive": "progressive CNN", "diffusion": "diffusion", "total_variation": "total variation",
+         "push_pull": "push-pull", "navier_stokes": "Navier-Stokes", "skimage_biharmonic": "biharmonic (scikit-image)",
+         "orbit": "orbit", "room": "room"}
+CURVE_LABELS = {"loss": "loss", "psnr": "training PSNR (dB)", "test_psnr": "held-out PSNR (dB)",
+                "gaussians": "gaussians", "l1": "L1", "mse": "MSE", "elbo": "ELBO (nats)", "kl": "KL (nats)",
+                "recon_nll": "reconstruction NLL (nats)", "d_loss": "discriminator loss", "g_loss": "generator loss",
+                "d_real": "D(real)", "d_fake": "D(fake)"}
+
+
+def cpu_name() -> str:
+    """``<model name>, N logical cores`` of this machine (where the timings on the page were measured)."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    import platform
+
+    return f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} logical cores"
+
+
+# --------------------------------------------------------------------------- assets
+
+def plot_curves(csv: Path, png: Path, title: str, columns: list[str] | None = None, x: str = "step") -> Path | None:
+    """One small panel per numeric column of ``csv`` against ``x`` (log scale when it spans > 50×)."""
     import pandas as pd
 
-    reports = Path(reports)
+    frame = pd.read_csv(csv)
+    columns = [c for c in (columns or frame.columns) if c in frame and c not in (x, "epoch")
+               and pd.api.types.is_numeric_dtype(frame[c])]
+    if x not in frame or not columns or frame.empty:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ncol = min(len(columns), 3)
+    nrow = -(-len(columns) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.7 * ncol + 0.3, 2.1 * nrow + 0.35), squeeze=False, dpi=90)
+    for ax in axes.flat[len(columns):]:
+        ax.set_axis_off()
+    for ax, c in zip(axes.flat, columns):
+        values = frame[c].to_numpy(float)
+        ax.plot(frame[x], values, lw=1.2, color="#1f5fa8", marker="." if len(values) < 20 else None)
+        finite = values[np.isfinite(values)]
+        if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 50:
+            ax.set_yscale("log")
+        ax.set_title(CURVE_LABELS.get(c, c.replace("_", " ")), fontsize=10)
+        ax.set_xlabel(x.replace("_", " "), fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)
+    return png
+
+
+def splat_bytes(ply: Path, max_splats: int = MAX_VIEWER_SPLATS) -> tuple[bytes, int, np.ndarray]:
+    """The ``.splat`` encoding (32 bytes per gaussian: position, scale, RGBA, rotation) of a trained 3DGS
+    ``.ply``, largest × most opaque first, at most ``max_splats``; also the gaussian count and the means kept."""
+    from obscura.rendering.gaussians.ply import read_ply
+
+    t = {k: v.numpy() for k, v in read_ply(ply).items()}
+    alpha = 1.0 / (1.0 + np.exp(-t["opacity_logits"]))
+    order = np.argsort(-np.exp(t["log_scales"].sum(1)) * alpha, kind="stable")[:max_splats]
+    quats = t["quats"][order]
+    quats = quats / np.maximum(np.linalg.norm(quats, axis=1, keepdims=True), 1e-12)
+    record = np.zeros(len(order), [("position", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
+    record["position"] = t["means"][order]
+    record["scale"] = np.exp(t["log_scales"][order])
+    rgb = np.clip(0.5 + SH_C0 * t["sh_dc"][order, 0], 0, 1)
+    record["rgba"] = np.round(np.concatenate([rgb, alpha[order, None]], 1) * 255).astype(np.uint8)
+    record["rot"] = np.clip(np.round(quats * 128 + 128), 0, 255).astype(np.uint8)
+    return record.tobytes(), len(alpha), t["means"][order]
+
+
+def viewer_camera(means: np.ndarray, poses: np.ndarray | None) -> dict[str, list[float]]:
+    """Initial orbit camera: look at the splats' median from the first training camera, with the cameras'
+    mean up (OpenCV: −y); without cameras, from the −z side at twice the spread."""
+    target = np.median(means, 0) if len(means) else np.zeros(3)
+    if poses is not None and len(poses):
+        up = -poses[:, 1, :3].mean(0)
+        position = -poses[0, :3, :3].T @ poses[0, :3, 3]
+    else:
+        spread = np.percentile(np.linalg.norm(means - target, axis=1), 90) if len(means) else 1.0
+        up, position = np.array([0.0, -1.0, 0.0]), target + np.array([0.0, -0.5, -2.0]) * max(spread, 1e-3)
+    up = up / max(np.linalg.norm(up), 1e-12)
+    return {"up": up.round(4).tolist(), "position": np.round(position, 4).tolist(), "look_at": np.round(target, 4).tolist()}
+
+
+# --------------------------------------------------------------------------- the page
+
+@dataclass
+class Track:
+    key: str
+    title: str
+    best: str = "—"
+    headline: str = "no results yet"
+    protocol: str = ""
+    tables: list[str] = field(default_factory=list)
+    pictures: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+
+class Page:
+    """Collects the page's tracks while copying and drawing its assets under ``reports/assets``."""
+
+    def __init__(self, params: Params, reports: Path, assets: Path, runs: Runs):
+        self.params, self.reports, self.assets, self.runs = params, Path(reports), Path(assets), runs
+        self.cpu = cpu_name()
+        self.scripts: list[str] = []
+
+    def rel(self, path: Path) -> str:
+        """Path of a file under the real or temporary assets folder as the page refers to it."""
+        path = Path(path)
+        if path.is_relative_to(self.assets):
+            return f"{ASSETS}/{path.relative_to(self.assets).as_posix()}"
+        return path.resolve().relative_to(self.reports.resolve()).as_posix()
+
+    def copy(self, source: Path, name: str) -> str | None:
+        if not Path(source).is_file():
+            return None
+        target = self.assets / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        return self.rel(target)
+
+    def figure(self, src: str | None, caption: str, cls: str = "") -> str:
+        if src is None:
+            return ""
+        return (f"<figure class='{cls}'><img src='{_esc(src)}' alt='{_esc(re.sub('<[^>]+>', '', caption))}'>"
+                f"<figcaption>{caption}</figcaption></figure>")
+
+    def plot(self, csv: Path, name: str, title: str, columns: list[str] | None = None) -> str:
+        if not csv.is_file():
+            return ""
+        png = plot_curves(csv, self.assets / name, title, columns)
+        return self.figure(self.rel(png) if png else None, f"{_esc(title)} (from <a href='{_esc(self.rel(csv))}'>"
+                                                          f"{_esc(csv.name)}</a>)", "plot")
+
+    def link(self, path: Path, text: str) -> str:
+        return f"<a href='{_esc(self.rel(path))}'>{_esc(text)}</a>" if Path(path).is_file() else ""
+
+    # ------------------------------------------------------------------ generative
+
+    def generative(self) -> Track:
+        gp = self.params.generative
+        reports, ev = Path(gp.reports), gp.eval
+        track = Track("generative", "Generative models (Fashion-MNIST)")
+        ref = _read_json(reports / "reference.json")
+        clf = _read_json(reports / "classifier.json")
+        results = {m: _read_json(reports / m / "metrics.json") for m in gp.models}
+        results = {m: r for m, r in results.items() if r}
+        fid_n, real_n = ref.get("fid_samples", ev.fid_samples), ref.get("real_samples", ev.real_samples)
+        track.protocol = (f"FID and KID compare Inception-v3 pool features of {fid_n:,} generated images with "
+                          f"{real_n:,} Fashion-MNIST test images ({gp.image_size}×{gp.image_size}, "
+                          f"{'grey' if gp.channels == 1 else 'RGB'}); {fid_n:,} real training images score FID "
+                          f"{ref['fid_real_baseline']:.1f} / KID ×10³ {1e3 * ref['kid_real_baseline']:.2f} against the "
+                          f"same set — the real-vs-real floor at this sample count, not zero."
+                          if ref else "FID/KID reference features not computed yet (stage generative_reference).")
+        if results:
+            best = min(results, key=lambda m: results[m].get("fid", math.inf))
+            track.best = label(best)
+            track.headline = (f"FID {results[best]['fid']:.1f} (real-vs-real floor "
+                              f"{ref.get('fid_real_baseline', math.nan):.1f}), KID ×10³ {1e3 * results[best]['kid']:.1f}")
+            cols = [Col("fid", "FID", fixed(1), "min"), Col("kid", "KID ×10³", fixed(2), "min", 1e3),
+                    Col("fd_classifier", "Classifier FD", fixed(1), "min"),
+                    Col("recon_psnr", "Reconstruction PSNR (dB)", fixed(2), "max"),
+                    Col("nll_is_bits_per_dim", "NLL (bits/dim)", fixed(3), "min"),
+                    Col("blend_off_manifold", "Blend off-manifold", fixed(2), "min"),
+                    Col("samples_per_second", "Sampling (images/s)", count, "max"),
+                    Col("train_seconds", "Training (s)", seconds), Col("train_steps", "Steps", count)]
+            rows = [Row([_esc(label(m))], r, self._generative_url(m),
+                        {"kid": f" ± {1e3 * r['kid_std']:.2f}"} if _number(r.get("kid_std")) else {})
+                    for m, r in results.items()]
+            if ref:
+                floor = {"fid": ref["fid_real_baseline"], "kid": ref["kid_real_baseline"],
+                         "fd_classifier": clf.get("fd_classifier_real_baseline")}
+                rows.append(Row(["<em>real vs real (floor)</em>"], floor,
+                                lambda k, v: self.runs.url("generative_reference", metric=f"{k}_real_baseline", value=v)
+                                or self.runs.url("generative_classifier"), reference=True))
+            track.tables.append(table(["Model"], cols, rows, caption=(
+                f"{fid_n:,} samples per model; KID ± standard deviation over {ev.kid_subsets} subsets of "
+                f"{ev.kid_subset_size}; classifier FD: Fréchet distance in the features of a small Fashion-MNIST "
+                f"CNN (test accuracy {clf.get('test_accuracy', math.nan):.1%}); reconstruction PSNR on "
+                f"{ev.recon_images} test images; NLL by importance sampling with {ev.nll_k} samples; timings on "
+                f"{_esc(self.cpu)}.")))
+        faces = _read_json(reports / "faces.json")
+        if faces:
+            cols = [Col("recon_psnr", "Reconstruction PSNR (dB)", fixed(2), "max"),
+                    Col("recon_mse", "Reconstruction MSE", lambda v: f"{v:.4f}", "min"),
+                    Col("blend_off_manifold", "Blend off-manifold", fixed(2), "min")]
+            rows = [Row([_esc(label(m))], {k.removeprefix(f"{m}_"): v for k, v in faces.items() if k.startswith(f"{m}_")},
+                        lambda k, v: self.runs.url("generative_faces"))
+                    for m in ("ae", "vae")]
+            track.tables.append(table(["Model"], cols, rows, caption=(
+                f"Blending two faces: AE and VAE trained on {self.params.prepare.faces} LFW faces (25×25 → "
+                f"{gp.image_size}×{gp.image_size}); off-manifold = distance of latent-path midpoints from real faces.")))
+        grids = []
+        for m in results:
+            grids.append(self.figure(self.copy(Path(gp.output) / m / "samples.png", f"generative/{m}-samples.png"),
+                                     f"{_esc(label(m))}: {ev.grid} random samples"))
+            grids.append(self.figure(self.copy(Path(gp.output) / m / "blend.png", f"generative/{m}-blend.png"),
+                                     f"{_esc(label(m))}: latent blend between two test images, {ev.blend_steps} steps "
+                                     "(ends: the encoded inputs)"))
+        grids.append(self.figure(self.copy(Path(gp.output) / "faces" / "blend.png", "generative/faces-blend.png"),
+                                 f"Blending two faces: AE (top) vs VAE (bottom), {gp.faces.pairs} pairs"))
+        if any(grids):
+            track.pictures.append(f"<div class='grid'>{''.join(grids)}</div>")
+        else:
+            track.pictures.append("<p class='note'>Sample grids and blend strips appear here once "
+                                  f"<code>{_esc(gp.output)}/&lt;model&gt;/samples.png</code> exist "
+                                  "(<code>dvc repro evaluate_generative</code>, or <code>dvc pull</code>).</p>")
+        plots = [self.plot(reports / m / "loss.csv", f"generative/{m}-loss.png", f"{label(m)} training curves")
+                 for m in gp.models]
+        if any(plots):
+            track.pictures.append(f"<h4>Training curves</h4><div class='grid'>{''.join(plots)}</div>")
+        track.links += [self.link(p, p.relative_to(reports).as_posix())
+                        for m in gp.models for p in (reports / m / "metrics.json", reports / m / "train.json")]
+        track.links += [self.link(reports / n, n) for n in ("reference.json", "classifier.json", "faces.json")]
+        return track
+
+    def _generative_url(self, model: str) -> Callable[[str, float], str | None]:
+        def url(key: str, value: float) -> str | None:
+            stage = "train_generative" if key in ("train_seconds", "train_steps") else "evaluate_generative"
+            return (self.runs.url(stage, model, metric=key, value=value)
+                    or self.runs.url("evaluate_generative", model, metric=key, value=value))
+        return url
+
+    # ------------------------------------------------------------------ inpainting
+
+    def inpainting(self) -> Track:
+        import pandas as pd
+
+        cfg = self.params.inpainting
+        reports = Path(cfg.reports)
+        track = Track("inpainting", "Inpainting (hole filling)")
+        if not (reports / "table.csv").is_file():
+            return track
+        frame = pd.read_csv(reports / "table.csv", dtype={"bucket": str})
+        metrics = _read_json(reports / "metrics.json")
+        overall = frame[frame.bucket == "all"].sort_values("hole_psnr", ascending=False)
+        cases = int(overall.n.max()) if len(overall) else 0
+        photos = self.params.prepare.heldout_photos
+        buckets = ", ".join(f"{lo}–{hi}" for lo, hi in cfg.buckets)
+        track.protocol = (f"{cases} cases per method: {len(photos)} held-out photos ({', '.join(photos)}) at "
+                          f"{cfg.image_size}×{cfg.image_size} px × {len(cfg.buckets)} hole sizes ({buckets} % of the "
+                          f"pixels; {', '.join(cfg.kinds)} masks); hole PSNR is measured inside the hole only, "
+                          "full-image PSNR over the whole picture (known pixels are kept, so it is always higher).")
+        deep = set(cfg.deep)
+
+        def url(method: str) -> Callable[[str, float], str | None]:
+            return lambda k, v: (self.runs.url("evaluate_inpainting", method)
+                                 or self.runs.url("evaluate_inpainting", metric=f"{method}.all.{k}", value=v))
+
+        if len(overall):
+            top = overall.iloc[0]
+            track.best = label(top.method)
+            track.headline = f"hole PSNR {top.hole_psnr:.2f} dB, SSIM {top.ssim:.3f} over all hole sizes"
+            cols = [Col("hole_psnr", "Hole PSNR (dB)", fixed(2), "max"),
+                    Col("full_psnr", "Full-image PSNR (dB)", fixed(2), "max"),
+                    Col("ssim", "SSIM", fixed(3), "max"), Col("hole_l1", "Hole L1", fixed(3), "min"),
+                    Col("kid", "KID ×10³", fixed(1), "min", 1e3), Col("fid", "FID", fixed(0), "min"),
+                    Col("seconds", "Time (s per image)", seconds, "min")]
+            rows = []
+            for r in overall.itertuples():
+                values = {**r._asdict(), **{k: metrics.get(f"{r.method}.all.{k}") for k in ("fid", "kid")}}
+                kind = "deep (trained)" if r.method in deep else "classical"
+                rows.append(Row([_esc(label(r.method)), kind], values, url(r.method)))
+            n_fid = int(metrics.get("inception_images") or cases)
+            track.tables.append(table(["Method", "Kind"], cols, rows, caption=(
+                f"Mean over all {cases} cases per method. KID/FID: Inception features of the {n_fid} filled "
+                "images against the originals — with so few images FID is biased upwards; compare KID. "
+                f"Time: one {cfg.image_size}×{cfg.image_size} image on {_esc(self.cpu)}.")))
+            by_bucket = frame[frame.bucket != "all"].pivot(index="method", columns="bucket", values="hole_psnr")
+            by_bucket = by_bucket.loc[[m for m in overall.method if m in by_bucket.index]]
+            bcols = [Col(b, f"{b.lstrip('0').replace('-', '–')} % hole", fixed(2), "max") for b in by_bucket.columns]
+            brows = [Row([_esc(label(m))], dict(by_bucket.loc[m]), url(m)) for m in by_bucket.index]
+            track.tables.append(table(["Method"], bcols, brows, caption=(
+                "Hole PSNR (dB) by hole size (percent of the pixels); "
+                f"{cfg.masks_per_bucket * len(photos)} cases per cell.")))
+        trained = {m: _read_json(reports / "train" / f"{m}.json") for m in cfg.deep}
+        trained = {m: t for m, t in trained.items() if t}
+        if trained:
+            cols = [Col("parameters", "Parameters", count), Col("steps", "Training steps", count),
+                    Col("final_loss", "Final loss", lambda v: f"{v:.4f}")]
+            rows = [Row([_esc(label(m))], t, lambda k, v, m=m: self.runs.url("train_inpainting", m))
+                    for m, t in trained.items()]
+            track.tables.append(table(["Deep method"], cols, rows, caption=(
+                "Training of the deep methods on the training photos (random masks, "
+                "crops of the size in params.yaml).")))
+        lo, hi = cfg.grid_bucket
+        grids = [self.figure(self.rel(p), f"{_esc(p.stem)}: one {lo}–{hi} % hole. Tiles: the input with the hole in "
+                             "<span class='swatch'></span> magenta, each method (named above its tile), the ground "
+                             "truth last.") for p in sorted((reports / "grids").glob("*.png"))]
+        if grids:
+            track.pictures.append(f"<div class='grid wide'>{''.join(grids)}</div>")
+        track.links += [self.link(reports / "table.csv", "table.csv (method × hole size)"),
+                        self.link(reports / "cases.csv", f"cases.csv (every case, {cases * len(overall):,} rows)"),
+                        self.link(reports / "metrics.json", "metrics.json")]
+        track.links += [self.link(reports / "train" / f"{m}.json", f"train/{m}.json") for m in trained]
+        return track
+
+    # ------------------------------------------------------------------ reconstruction
+
+    def reconstruction(self) -> Track:
+        p = self.params
+        track = Track("reconstruction", "Reconstruction (SfM, 3D Gaussian Splatting, NeRF)")
+        sfm = {s: _read_json(Path(p.sfm.reports) / f"{s}.json") for s in p.sfm.scenes}
+        sfm = {s: m for s, m in sfm.items() if m}
+        renderers = []    # (method key, scene, metrics, reports dir, data dir, stage names)
+        for scene in p.gaussians.scenes:
+            rep = Path(p.gaussians.reports) / scene
+            if (rep / "metrics.json").is_file():
+                renderers.append(("gaussians", scene, _read_json(rep / "metrics.json"), rep,
+                                  Path(p.gaussians.output) / scene, ("train_gaussians", scene)))
+        for name, run in p.nerf.runs.items():
+            rep = Path(p.nerf.reports) / run.model / run.scene
+            if (rep / "metrics.json").is_file():
+                renderers.append((run.model, run.scene, _read_json(rep / "metrics.json"), rep,
+                                  Path(p.nerf.output) / run.model / run.scene, ("train_nerf", *name.split("-", 1))))
+        views = {(m, s): _view_count(rep / "views.csv") for m, s, _, rep, _, _ in renderers}
+        track.protocol = (f"Every {p.scenes.test_every}th view of each scene is held out (never trained on); "
+                          "held-out PSNR/SSIM compare full-resolution renders with those photos, cameras come from "
+                          f"COLMAP SfM ({p.gaussians.poses} poses); SfM errors are measured against the built-in "
+                          "scenes' ground-truth cameras after a similarity alignment.")
+        if renderers:
+            best = {}
+            for m, s, r, *_ in renderers:
+                if _number(r.get("test_psnr")) and r["test_psnr"] > best.get(s, (None, -math.inf))[1]:
+                    best[s] = (m, r["test_psnr"])
+            winners = {m for m, _ in best.values()}
+            track.best = (label(next(iter(winners))) if len(winners) == 1
+                          else "; ".join(f"{label(m)} ({s})" for s, (m, _) in best.items()))
+            track.headline = "; ".join(f"{s}: {v:.2f} dB held-out PSNR" for s, (_, v) in best.items())
+            cols = [Col("test_psnr", "Held-out PSNR (dB)", fixed(2), "max"), Col("test_ssim", "Held-out SSIM", fixed(3), "max"),
+                    Col("train_psnr", "Training-view PSNR (dB)", fixed(2)),
+                    Col("train_seconds", "Training (s)", seconds, "min"), Col("steps", "Steps", count),
+                    Col("render_seconds_per_frame", "Render (s per frame)", lambda v: f"{v:.3f}", "min"),
+                    Col("num_gaussians", "Gaussians", count), Col("chamfer_distance", "Mesh Chamfer", fixed(4), "min"),
+                    Col("peak_memory_mb", "Peak memory (MB)", count, "min")]
+            rows = [Row([_esc(label(m)), _esc(s), str(views[(m, s)] or "—")], r,
+                        lambda k, v, st=st: self.runs.url(*st, metric=k, value=v) or self.runs.url(*st), group=s)
+                    for m, s, r, _, _, st in renderers]
+            track.tables.append(table(["Method", "Scene", "Held-out views"], cols, rows, caption=(
+                f"Scenes rendered at {p.scenes.width}×{p.scenes.height} px. Training time and render time per "
+                f"frame on {_esc(self.cpu)}.")))
+        if sfm:
+            cols = [Col("images_registered", "Images registered", count, "max"),
+                    Col("num_points3d_filtered", "3D points (after outlier filter)", count),
+                    Col("num_points3d", "3D points (triangulated)", count),
+                    Col("mean_reprojection_error_px", "Reprojection error (px)", fixed(3), "min"),
+                    Col("rotation_error_median_deg", "Rotation error, median (°)", fixed(3), "min"),
+                    Col("center_error_median_pct", "Camera position error, median (% of extent)", fixed(3), "min"),
+                    Col("focal_error_pct", "Focal length error (%)", fixed(2), "min"),
+                    Col("time_total_s", "Time (s)", seconds, "min"),
+                    Col("seconds_per_image", "Time (s per image)", seconds, "min")]
+            rows = [Row([_esc(s)], m, lambda k, v, s=s: self.runs.url("sfm", s, metric=k, value=v),
+                        {"images_registered": f" of {m.get('images_total', '?')}"}, group=s) for s, m in sfm.items()]
+            track.tables.append(table(["Scene"], cols, rows, caption=(
+                f"COLMAP ({p.sfm.camera_model}, up to {p.sfm.max_num_features:,} features per image); timings on "
+                f"{_esc(self.cpu)}.")))
+            if not renderers:
+                track.headline = "; ".join(f"{s}: {m.get('images_registered')}/{m.get('images_total')} images registered, "
+                                           f"{m.get('mean_reprojection_error_px', math.nan):.2f} px" for s, m in sfm.items())
+                track.best = "SfM only"
+        pictures = []
+        for s, m in sfm.items():
+            pictures.append(self.figure(self.rel(Path(p.sfm.reports) / f"{s}.png"), (
+                f"SfM of <b>{_esc(s)}</b>: {m.get('images_registered')} cameras (red: centre and viewing direction) and "
+                f"{m.get('num_points3d_filtered', 0):,} points after outlier filtering; the plot leaves out points "
+                "beyond the 1st–99th percentile box, so its title counts fewer")) if (Path(p.sfm.reports) / f"{s}.png").is_file() else "")
+        if any(pictures):
+            track.pictures.append(f"<h4>Cameras and sparse points</h4><div class='grid'>{''.join(pictures)}</div>")
+        for m, s, r, rep, data, _ in renderers:
+            track.pictures.append(self._renderer_pictures(m, s, r, rep, data))
+        for m, s, _, rep, _, _ in renderers:
+            track.links += [self.link(rep / f, f"{m}/{s}/{f}") for f in ("metrics.json", "views.csv")]
+        track.links += [self.link(Path(p.sfm.reports) / f"{s}.json", f"sfm/{s}.json") for s in sfm]
+        return track
+
+    def _renderer_pictures(self, method: str, scene: str, metrics: dict, rep: Path, data: Path) -> str:
+        name = f"{label(method)}, {scene}"
+        key = f"{method}-{scene}"
+        parts = [self.figure(self.rel(rep / "test_grid.png"),
+                             f"{_esc(name)}: held-out views, ground truth (left) beside the render (right)", "tall")
+                 if (rep / "test_grid.png").is_file() else "",
+                 self.figure(self.rel(rep / "depth_grid.png"), f"{_esc(name)}: depth of the held-out views", "tall")
+                 if (rep / "depth_grid.png").is_file() else "",
+                 self.figure(self.rel(rep / "mesh.png"), f"{_esc(name)}: TSDF mesh") if (rep / "mesh.png").is_file() else ""]
+        video = next((v for v in (data / "renders" / "orbit.mp4", data / "orbit.mp4") if v.is_file()), None)
+        if video is not None:
+            src = self.copy(video, f"rendering/{key}-orbit.mp4")
+            parts.append(f"<figure><video src='{_esc(src)}' controls loop muted playsinline preload='metadata'></video>"
+                         f"<figcaption>{_esc(name)}: orbit around the scene</figcaption></figure>")
+        ply = data / "point_cloud.ply"
+        if ply.is_file():
+            parts.append(self._viewer(key, name, ply, scene))
+        plots = [self.plot(rep / "loss.csv", f"rendering/{key}-loss.png", f"{name}: training",
+                           ["loss", "psnr", "gaussians"]),
+                 self.plot(rep / "curve.csv", f"rendering/{key}-curve.png", f"{name}: held-out PSNR during training",
+                           ["test_psnr"]),
+                 self.plot(rep / "train.csv", f"rendering/{key}-train.png", f"{name}: training", ["loss", "psnr"])]
+        return f"<h4>{_esc(name)}</h4><div class='grid'>{''.join(parts + plots)}</div>"
+
+    def _viewer(self, key: str, name: str, ply: Path, scene: str) -> str:
+        data, total, means = splat_bytes(ply)
+        poses = None
+        try:
+            from obscura.rendering.scene_format import load_cameras
+
+            source = "ground_truth" if self.params.gaussians.poses == "ground_truth" else "sfm"
+            cams = load_cameras(Path(self.params.scenes.output) / scene, source)
+            poses = cams.poses[cams.train]
+        except Exception:   # no scene on this machine: a default viewpoint
+            poses = None
+        camera = viewer_camera(means, poses)
+        script = self.assets / "rendering" / f"{key}.splat.js"
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text("(window.obscuraSplats = window.obscuraSplats || {})[" + json.dumps(key) + "] = \""
+                          + base64.b64encode(data).decode() + "\";\n")
+        self.scripts.append(self.rel(script))
+        shown = len(data) // 32
+        vec = lambda v: ",".join(f"{x:g}" for x in v)  # noqa: E731
+        return (f"<figure class='viewer'><div class='splat-viewer' data-key='{_esc(key)}' data-up='{vec(camera['up'])}' "
+                f"data-position='{vec(camera['position'])}' data-look-at='{vec(camera['look_at'])}'></div>"
+                f"<figcaption>{_esc(name)}: interactive view of the trained gaussians (drag to orbit, right-drag to "
+                f"pan, scroll to zoom); {shown:,} of {total:,} gaussians, the largest and most opaque, colour without "
+                f"view dependence. Full model: <a href='{_esc(Path(os.path.relpath(ply, self.reports)).as_posix())}'>"
+                f"{_esc(ply.name)}</a> (standard 3DGS .ply)</figcaption></figure>")
+
+
+def _view_count(csv: Path) -> int | None:
+    try:
+        return max(sum(1 for _ in csv.open()) - 1, 0)
+    except OSError:
+        return None
+
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232b;background:#fafbfc}
+main{max-width:1280px;margin:auto;padding:1.5em 2em 4em}
+header p{margin:.2em 0;color:#4a5563;font-size:14px}
+h1{margin:.2em 0}h2{margin-top:2.2em;border-bottom:2px solid #d7dde5;padding-bottom:.2em}h4{margin:1.4em 0 .4em}
+nav a{margin-right:1em}
+table{border-collapse:collapse;margin:.8em 0 1.4em;background:#fff;font-size:13px}
+caption{caption-side:bottom;text-align:left;color:#4a5563;font-size:12px;padding-top:.4em;max-width:1100px}
+th,td{border-bottom:1px solid #e3e7ec;padding:4px 8px;text-align:left;vertical-align:top}th.num{max-width:8em}
+th{background:#eef2f6;font-weight:600}td.num,th.num{text-align:right}td.num{white-space:nowrap}
+td.best{font-weight:700}td.na{color:#9aa4af}a{color:#1f5fa8;text-decoration:none}a:hover{text-decoration:underline}
+.summary td:first-child{font-weight:600}.protocol{color:#333;background:#eef5ff;border-left:4px solid #1f5fa8;
+padding:.5em .8em;font-size:14px;max-width:1100px}
+.grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+figure{margin:0;width:fit-content;max-width:600px;background:#fff;padding:6px;border:1px solid #e3e7ec}
+figure.tall img{max-height:560px;width:auto}figure.plot{max-width:100%}
+.wide figure{max-width:820px}
+img,video{max-width:100%;display:block}img{image-rendering:auto}
+figcaption{font-size:12px;color:#4a5563;margin-top:4px;max-width:600px}
+figure.viewer{max-width:760px}.splat-viewer{width:740px;height:460px;position:relative;background:#000;color:#ddd}
+.swatch{display:inline-block;width:.9em;height:.9em;background:#f0f;vertical-align:middle;border:1px solid #999}
+.note{color:#6b7480;font-style:italic}ul.links{columns:2;font-size:13px}
+details pre{font-size:12px;background:#fff;border:1px solid #e3e7ec;padding:.8em;overflow:auto;max-height:480px}
+"""
+
+
+def write_report(params: Params, out: Path, runs: Runs, provenance: Mapping[str, str], params_text: str = "",
+                 viewer_bundle: Path | None = None) -> Path:
+    """Write ``out`` (reports/index.html) and its ``assets/`` folder from the reports and data of ``params``.
+
+    ``provenance`` (e.g. built, commit, params hash) is printed under the title; ``viewer_bundle`` is the
+    built npm splat viewer (``viewer/dist/splat-viewer.js``), copied beside the page when it exists.
+    """
+    from obscura.io import atomic_dir, atomic_path
+
+    out = Path(out)
+    reports = out.parent
+    with atomic_dir(reports / ASSETS) as tmp:
+        page = Page(params, reports, tmp, runs)
+        tracks = [page.generative(), page.inpainting(), page.reconstruction()]
+        viewer = ""
+        if page.scripts:
+            if viewer_bundle is not None and Path(viewer_bundle).is_file():
+                scripts = [*page.scripts, page.copy(Path(viewer_bundle), "viewer/splat-viewer.js")]
+                viewer = "".join(f"<script src='{_esc(s)}'></script>" for s in scripts)
+            else:
+                viewer = ("<p class='note'>The interactive 3D viewer is not built on this machine "
+                          "(<code>make setup</code> builds it with npm).</p>")
+        text = render_page(tracks, provenance, runs, params_text).replace("</body>", f"{viewer}</body>")
+        with atomic_path(out) as tmp_out:
+            tmp_out.write_text(text)
+    return out
+
+
+def render_page(tracks: list[Track], provenance: Mapping[str, str], runs: Runs, params_text: str) -> str:
+    """The HTML: summary per track, then per track its protocol, tables, pictures and links."""
+    facts = " · ".join(f"{_esc(k)}: <b>{_esc(v)}</b>" for k, v in provenance.items())
+    summary = "".join(f"<tr><td><a href='#{t.key}'>{_esc(t.title)}</a></td><td>{_esc(t.best)}</td>"
+                      f"<td>{_esc(t.headline)}</td><td>{_esc(t.protocol)}</td></tr>" for t in tracks)
     sections = []
-    for directory in sorted({p.parent for p in reports.rglob("*") if p.is_file() and p.name != out_name}):
-        parts = []
-        for path in sorted(directory.glob("*.json")):
-            try:
-                data = json.loads(path.read_text())
-            except json.JSONDecodeError:
-                continue
-            parts.append(f"<h3>{html.escape(path.name)}</h3>{_table(_flat(data))}")
-        for path in sorted(directory.glob("*.csv")):
-            frame = pd.read_csv(path)
-            parts.append(f"<h3>{html.escape(path.name)}</h3>"
-                         + frame.to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0))
-        images = sorted(directory.glob("*.png")) + sorted(directory.glob("*.jpg"))
-        if images:
-            parts.append("<div class='imgs'>" + "".join(
-                f"<figure><img src='{html.escape(str(p.relative_to(reports)))}' loading='lazy'>"
-                f"<figcaption>{html.escape(p.name)}</figcaption></figure>" for p in images) + "</div>")
-        if parts:
-            title = str(directory.relative_to(reports)) if directory != reports else "pipeline"
-            sections.append(f"<section><h2>{html.escape(title)}</h2>{''.join(parts)}</section>")
-    style = ("body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:.5em 0}"
-             "th,td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;font-size:13px}"
-             ".imgs{display:flex;flex-wrap:wrap;gap:12px}img{max-width:640px;image-rendering:pixelated}"
-             "figure{margin:0}figcaption{font-size:12px;color:#555}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Obscura report</title>"
-            f"<style>{style}</style></head><body><h1>Obscura report</h1>"
-            f"<p>Metrics, tables and images written by the DVC stages. Every run is also in MLflow "
-            f"(<code>make ui</code>).</p>{''.join(sections)}</body></html>\n")
+    for t in tracks:
+        body = [f"<p class='protocol'><b>Protocol.</b> {_esc(t.protocol)}</p>" if t.protocol else ""]
+        body += t.tables or ["<p class='note'>No results yet: run the track's stages (<code>dvc repro</code>).</p>"]
+        body += t.pictures
+        links = [link for link in t.links if link]
+        if links:
+            body.append("<h4>Details</h4><ul class='links'>" + "".join(f"<li>{link}</li>" for link in links) + "</ul>")
+        sections.append(f"<section id='{t.key}'><h2>{_esc(t.title)}</h2>{''.join(body)}</section>")
+    mlflow = (f"<p>Every number links to the MLflow run that logged it ({len(runs.runs)} runs found; open them with "
+              f"<code>make ui</code> → <a href='{_esc(runs.ui)}'>{_esc(runs.ui)}</a>).</p>" if runs.runs else
+              "<p class='note'>No MLflow runs were found in the tracking store when this page was built, so numbers "
+              "are not linked; <code>make ui</code> shows the runs of this machine.</p>")
+    params = (f"<details><summary>params.yaml used for this page</summary><pre>{_esc(params_text)}</pre></details>"
+              if params_text else "")
+    nav = "".join(f"<a href='#{t.key}'>{_esc(t.title.split(' (')[0])}</a>" for t in tracks)
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Obscura report</title>"
+            f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{STYLE}</style></head><body><main>"
+            f"<header><h1>Obscura report</h1><p>{facts}</p><nav>{nav}<a href='#runs'>Runs and parameters</a></nav></header>"
+            "<h2>Summary</h2><table class='summary'><thead><tr><th>Track</th><th>Best method</th><th>Headline</th>"
+            f"<th>Protocol</th></tr></thead><tbody>{summary}</tbody></table>{''.join(sections)}"
+            f"<section id='runs'><h2>Runs and parameters</h2>{mlflow}{params}</section></main></body></html>\n")

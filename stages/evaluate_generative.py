@@ -14,7 +14,7 @@ from obscura.generative.evaluate import Reference, evaluate_model, load_inceptio
 from obscura.generative.images import grid
 from obscura.generative.registry import config_class
 from obscura.io import save_image, write_json
-from obscura.tracking import stage_run
+from obscura.tracking import model_name, stage_run
 
 
 def run(params: Params, name: str) -> dict:
@@ -29,10 +29,10 @@ def run(params: Params, name: str) -> dict:
     baselines = {**json.loads((gp.reports / "reference.json").read_text()),
                  **json.loads((gp.reports / "classifier.json").read_text())}
     train_info = json.loads((gp.reports / name / "train.json").read_text())
-    with stage_run(f"evaluate_generative@{name}", ev, experiment=params.tracking.experiment, seed=params.seed,
-                   tags={"generative.model": name, "fid.network": INCEPTION_NAME,
-                         "fid.samples": str(ev.fid_samples), "fid.real_samples": str(len(ref.inception))}
-                   ) as tr:
+    with stage_run(f"evaluate_generative@{name}", {"generative.eval": ev}, experiment="generative", seed=params.seed,
+                   method=name, dataset="fashion_mnist",
+                   tags={"fid.network": INCEPTION_NAME, "fid.samples": str(ev.fid_samples),
+                         "fid.real_samples": str(len(ref.inception))}) as tr:
         metrics, samples, strip = evaluate_model(model, ref, ev, params.seed)
         metrics.update({k: baselines[k] for k in ("fid_real_baseline", "kid_real_baseline", "fd_classifier_real_baseline")},
                        train_seconds=train_info["train_seconds"], train_steps=train_info["steps"])
@@ -43,6 +43,7 @@ def run(params: Params, name: str) -> dict:
         tr.log_metrics(metrics)
         tr.log_image(out / "samples.png", "samples.png")
         tr.log_image(out / "blend.png", "blend.png")
+        tr.score_model(model_name("generative", name), metrics, checkpoint=(gp.output / name / "model.pt",))
     return metrics
 
 

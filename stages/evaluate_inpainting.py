@@ -9,11 +9,12 @@ from tqdm import tqdm
 from obscura.config import Params
 from obscura.errors import ObscuraError
 from obscura.inpainting.data import photos
-from obscura.inpainting.evaluate import comparison_grid, evaluate, inception_scores, show_hole, summarise
+from obscura.inpainting.evaluate import (comparison_grid, evaluate, inception_scores, method_metrics, show_hole,
+                                        summarise)
 from obscura.inpainting.masks import bucket_name, read_mask_set
 from obscura.inpainting.methods import get_method
 from obscura.io import atomic_dir, save_image, write_csv, write_json
-from obscura.tracking import stage_run
+from obscura.tracking import model_name, stage_run
 
 
 def run(params: Params) -> dict:
@@ -35,7 +36,8 @@ def run(params: Params) -> dict:
         if grid_cases.get(row["image"]) == row["case"]:
             shown[row["image"]][row["method"]] = output
 
-    with stage_run("evaluate_inpainting", cfg, experiment=params.tracking.experiment, seed=params.seed) as tracker:
+    with stage_run("evaluate_inpainting", {"inpainting": cfg}, experiment="inpainting", seed=params.seed,
+                   dataset="photos") as tracker:
         with tqdm(total=len(cases) * len(methods), desc="evaluate inpainting") as bar:
             rows = evaluate(methods, images, cases, on_case=keep, progress=bar.update)
         broken = sorted({r["method"] for r in rows if not r["known_unchanged"]})
@@ -56,6 +58,12 @@ def run(params: Params) -> dict:
         tracker.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})
         for path in ("table.csv", "cases.csv", "metrics.json", "grids"):
             tracker.log_artifact(cfg.reports / path)
+        for name in names:                       # one child run per method, with the track's flat keys
+            scores = method_metrics(metrics, name)
+            with tracker.child(name) as child:
+                child.log_metrics(scores)
+            if name in cfg.deep:
+                tracker.score_model(model_name("inpainting", name), scores, checkpoint=(cfg.models_dir / name,))
     return metrics
 
 

@@ -15,7 +15,8 @@ def run(params: Params) -> dict:
     gp, cp = params.generative, params.generative.classifier
     x, y = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels, cp.train_images)
     x_test, y_test = fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels)
-    with stage_run("generative_classifier", cp, experiment=params.tracking.experiment, seed=params.seed) as tr:
+    with stage_run("generative_classifier", {"generative.classifier": cp}, experiment="generative", seed=params.seed,
+                   method="classifier", dataset="fashion_mnist") as tr:
         metrics = make_reference(gp.output / "reference" / "classifier.pt", x, y, x_test, y_test, cp,
                                  gp.eval.real_samples, gp.eval.fid_samples, gp.eval.kid_subset_size,
                                  gp.eval.kid_subsets, params.seed, log=lambda logs, step: tr.log_metrics(logs, step=step))

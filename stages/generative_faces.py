@@ -14,7 +14,8 @@ from obscura.tracking import stage_run
 def run(params: Params) -> dict:
     gp = params.generative
     faces = load_faces(gp.prepared, gp.image_size, gp.channels)
-    with stage_run("generative_faces", gp.faces, experiment=params.tracking.experiment, seed=params.seed) as tr:
+    with stage_run("generative_faces", {"generative.faces": gp.faces}, experiment="generative", seed=params.seed,
+                   method="ae_vae", dataset="lfw") as tr:
         metrics, rows = blend_faces(gp, faces, params.seed, log=lambda logs, step: tr.log_metrics(logs, step=step))
         out = gp.output / "faces" / "blend.png"
         save_image(out, grid(rows, ncol=gp.eval.blend_steps + 2))

@@ -17,8 +17,8 @@ def run(params: Params) -> dict:
     gp, ev = params.generative, params.generative.eval
     x_test, _ = fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels, ev.real_samples)
     x_train, _ = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)
-    with stage_run("generative_reference", ev, experiment=params.tracking.experiment, seed=params.seed,
-                   tags={"fid.network": INCEPTION_NAME}) as tr:
+    with stage_run("generative_reference", {"generative.eval": ev}, experiment="generative", seed=params.seed,
+                   method="real", dataset="fashion_mnist", tags={"fid.network": INCEPTION_NAME}) as tr:
         real, metrics = real_baseline(x_test, x_train, ev, params.seed)
         save_inception_reference(gp.output / "reference" / "inception.pt", real, gp.image_size, gp.channels)
         write_json(gp.reports / "reference.json", metrics)

@@ -15,7 +15,8 @@ def run(params: Params) -> dict:
     names = sorted(photos(params.prepare.output, "heldout", cfg.image_size))
     cases = mask_set((cfg.image_size, cfg.image_size), len(names) * cfg.masks_per_bucket, cfg.buckets, cfg.kinds,
                      seed=params.seed)
-    with stage_run("masks", cfg, experiment=params.tracking.experiment, seed=params.seed) as tracker:
+    with stage_run("masks", {"inpainting": cfg}, experiment="inpainting", seed=params.seed,
+                   dataset="photos") as tracker:
         index = write_mask_set(cfg.masks_dir, cases, names)
         tracker.log_artifact(cfg.masks_dir / "index.json")
         tracker.log_metrics({"mask_count": len(index)})

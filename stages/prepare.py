@@ -14,7 +14,7 @@ from obscura.tracking import stage_run
 
 def run(params: Params) -> dict:
     cfg = params.prepare
-    with stage_run("prepare", cfg, experiment=params.tracking.experiment, seed=params.seed) as tracker:
+    with stage_run("prepare", {"prepare": cfg}, experiment=params.tracking.experiment, seed=params.seed) as tracker:
         with atomic_dir(cfg.output) as tmp, tqdm(desc="prepare", unit="step") as bar:
             def progress(step: str) -> None:
                 bar.set_postfix_str(step)

@@ -14,7 +14,8 @@ def run(params: Params, name: str | None = None) -> dict:
     cfg = params.scenes
     if name is None:
         raise ObscuraError(f"stage scenes needs a scene name; params list: {', '.join([*cfg.builtin, *cfg.photos])}.")
-    with stage_run(f"scenes@{name}", cfg, experiment=params.tracking.experiment, seed=params.seed) as tracker:
+    with stage_run(f"scenes@{name}", {"scenes": cfg}, experiment="reconstruction", seed=params.seed,
+                   dataset=name) as tracker:
         metrics = create_scene(name, cfg, seed=params.seed,
                                on_view=lambda i, m: tracker.log_metrics(m, step=i))
         tracker.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})

@@ -16,7 +16,8 @@ def run(params: Params, name: str | None = None) -> dict:
     if name is None:
         raise ObscuraError(f"stage sfm needs a scene name; sfm.scenes lists: {', '.join(cfg.scenes)}.")
     scene_dir = params.scenes.output / name
-    with stage_run(f"sfm@{name}", cfg, experiment=params.tracking.experiment, seed=params.seed) as tracker:
+    with stage_run(f"sfm@{name}", {"sfm": cfg}, experiment="reconstruction", seed=params.seed, method="colmap",
+                   dataset=name) as tracker:
         metrics = run_sfm(scene_dir, cfg, seed=params.seed, log_fn=tracker.log_metrics)
         flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         report = write_json(cfg.reports / f"{name}.json", flat)

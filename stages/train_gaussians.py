@@ -13,7 +13,7 @@ from obscura.io import save_image, write_csv, write_json
 from obscura.rendering.gaussians.outputs import render_outputs
 from obscura.rendering.gaussians.registry import make_config
 from obscura.rendering.gaussians.train import peak_memory_mb, scene_cameras, train
-from obscura.tracking import stage_run
+from obscura.tracking import model_name, stage_run
 
 
 def run(params: Params, scene: str | None = None) -> dict:
@@ -23,8 +23,8 @@ def run(params: Params, scene: str | None = None) -> dict:
                            f"got {scene!r}.")
     config = make_config(**{**gp.config, **gp.scenes[scene]})
     scene_dir, model_dir, reports = params.scenes.output / scene, gp.output / scene, gp.reports / scene
-    with stage_run(f"train_gaussians@{scene}", gp, experiment=params.tracking.experiment, seed=params.seed,
-                   tags={"rendering.method": "gaussians", "scene": scene}) as tracker:
+    with stage_run(f"train_gaussians@{scene}", {"gaussians": gp}, experiment="reconstruction", seed=params.seed,
+                   method="gaussians", dataset=scene) as tracker:
         model, result = train(scene_dir, model_dir, config, gp.poses, params.seed, eval_every=gp.eval_every,
                               log=lambda logs, step: tracker.log_metrics(logs, step=step))
         cams = scene_cameras(scene_dir, gp.poses)
@@ -40,6 +40,9 @@ def run(params: Params, scene: str | None = None) -> dict:
         for path in (reports / "views.csv", model_dir / "point_cloud.ply", model_dir / "renders" / "orbit.mp4"):
             if path.is_file():
                 tracker.log_artifact(path)
+        name = model_name("reconstruction", "gaussians", scene)
+        version = tracker.register_model(name, model_dir / "model.pt", model_dir / "point_cloud.ply")
+        tracker.score_model(name, metrics, version=version)
     return metrics
 
 

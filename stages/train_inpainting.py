@@ -11,18 +11,19 @@ import sys
 from obscura.config import Params
 from obscura.inpainting.deep.fit import fit
 from obscura.io import write_json
-from obscura.tracking import stage_run
+from obscura.tracking import model_name, stage_run
 
 
 def run(params: Params, method: str) -> dict:
     cfg = params.inpainting
-    with stage_run(f"train_inpainting@{method}", cfg.deep.get(method), experiment=params.tracking.experiment,
-                   seed=params.seed, tags={"inpainting.method": method}) as tracker:
+    with stage_run(f"train_inpainting@{method}", {f"inpainting.deep.{method}": cfg.deep.get(method),
+                                                 "inpainting.image_size": cfg.image_size},
+                   experiment="inpainting", seed=params.seed, method=method, dataset="photos") as tracker:
         metrics = fit(method, cfg, params.prepare.output, params.seed,
                       log=lambda logs, step: tracker.log_metrics(logs, step=step))
         write_json(cfg.reports / "train" / f"{method}.json", {"method": method, **metrics})
         tracker.log_metrics(metrics)
-        tracker.log_artifact(cfg.models_dir / method, artifact_path=f"model_{method}")
+        tracker.register_model(model_name("inpainting", method), cfg.models_dir / method)
     return metrics
 
 

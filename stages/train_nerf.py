@@ -8,7 +8,7 @@ import sys
 
 from obscura.config import Params
 from obscura.errors import ObscuraError
-from obscura.tracking import stage_run
+from obscura.tracking import model_name, stage_run
 
 
 def run(params: Params, name: str) -> dict:
@@ -19,8 +19,8 @@ def run(params: Params, name: str) -> dict:
         raise ObscuraError(f"nerf.runs has no entry {name!r}; configured: {', '.join(cfg.runs) or 'none'}.")
     r = cfg.runs[name]
     reports = cfg.reports / r.model / r.scene
-    with stage_run(f"train_nerf@{name}", r, experiment=params.tracking.experiment, seed=params.seed,
-                   tags={"nerf.model": r.model, "nerf.scene": r.scene}) as tracker:
+    with stage_run(f"train_nerf@{name}", {f"nerf.runs.{name}": r}, experiment="reconstruction", seed=params.seed,
+                   method=r.model, dataset=r.scene) as tracker:
         metrics = fit(params.scenes.output / r.scene, cfg.output / r.model / r.scene, reports, r.model, r.config,
                       r.poses, params.seed, log=lambda logs, step: tracker.log_metrics(logs, step=step),
                       log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every, orbit_frames=cfg.orbit_frames,
@@ -30,6 +30,9 @@ def run(params: Params, name: str) -> dict:
             if (reports / image).is_file():
                 tracker.log_artifact(reports / image)
         tracker.log_artifact(reports / "metrics.json")
+        registered = model_name("reconstruction", f"nerf-{r.model}", r.scene)
+        version = tracker.register_model(registered, cfg.output / r.model / r.scene / "model.pt")
+        tracker.score_model(registered, metrics, version=version)
     return metrics
 
 

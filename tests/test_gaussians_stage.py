@@ -32,8 +32,10 @@ def test_dvc_repro_runs_scene_sfm_and_gaussians(tmp_path, raw_params, monkeypatc
     metrics = json.loads((repo / "reports/gaussians/room/metrics.json").read_text())
     assert metrics["steps"] == 30 and metrics["test_psnr"] > 8 and metrics["num_gaussians"] > 0
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("obscura").experiment_id],
-                              filter_string="attributes.run_name = 'train_gaussians@room'")
+    runs = client.search_runs([client.get_experiment_by_name("reconstruction").experiment_id],
+                              filter_string="attributes.run_name = 'train_gaussians/gaussians/room'")
     assert len(runs) == 1 and runs[0].data.metrics["test_psnr"] == pytest.approx(metrics["test_psnr"])
+    champion = client.get_model_version_by_alias("obscura-reconstruction-gaussians-room", "champion")
+    assert champion.run_id == runs[0].info.run_id
     again = dvc(repo, "repro", "train_gaussians@room")
     assert again.returncode == 0 and "didn't change, skipping" in again.stdout

@@ -67,3 +67,17 @@ def run_stages(raw_params, tmp_path):
     assert {r["method"] for r in rows} == {"harmonic", "telea", "single_stage"}
     grid = load_image(tmp_path / "reports" / "grids" / "chelsea.png")
     assert grid.shape == (48 + 14 + 4, 6 * (48 + 4), 3)  # one row: input, 3 methods, ground truth
+
+    from mlflow.tracking import MlflowClient
+
+    from obscura.tracking import tracking_uri
+
+    client = MlflowClient(tracking_uri())          # one comparable child run per method, the deep one champion
+    runs = {r.info.run_name: r for r in client.search_runs([client.get_experiment_by_name("inpainting").experiment_id])}
+    methods = ("harmonic", "telea", "single_stage")
+    assert set(runs) == {"masks/photos", "train_inpainting/single_stage/photos", "evaluate_inpainting/photos",
+                         *(f"evaluate_inpainting/{m}/photos" for m in methods)}
+    keys = [set(runs[f"evaluate_inpainting/{m}/photos"].data.metrics) for m in methods]
+    assert keys[0] == keys[1] == keys[2] >= {"hole_psnr", "hole_psnr_30_40", "full_psnr_10_20", "fid", "kid"}
+    champion = client.get_model_version_by_alias("obscura-inpainting-single_stage", "champion")
+    assert float(champion.tags["hole_psnr"]) == pytest.approx(metrics["single_stage.all.hole_psnr"])

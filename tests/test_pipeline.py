@@ -27,7 +27,7 @@ def test_dvc_repro_then_noop_and_exp_run_temp_keeps_mlflow_runs(mini_repo):
     assert exp.returncode == 0, exp.stdout + exp.stderr
     runs = prepare_runs(mini_repo)
     assert len(runs) == 2, "the run made inside DVC's temporary copy must land in the main store"
-    assert runs[-1].data.params["train_limit"] == "16"
+    assert runs[-1].data.params["prepare.train_limit"] == "16"
     assert runs[-1].data.metrics["fashion_mnist_train_count"] == 16
     assert runs[-1].data.tags.get("dvc.exp_name")
     assert runs[-1].info.artifact_uri.startswith((mini_repo / "mlartifacts").as_uri())
@@ -87,5 +87,5 @@ def test_queued_experiment_run_lands_in_main_store(mini_repo):
         time.sleep(3)
     assert "Success" in status, status
     runs = prepare_runs(mini_repo)
-    assert [r.data.params["train_limit"] for r in runs] == ["8"]
+    assert [r.data.params["prepare.train_limit"] for r in runs] == ["8"]
     assert runs[0].data.tags.get("dvc.exp_name")

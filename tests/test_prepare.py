@@ -34,7 +34,7 @@ def test_prepare_writes_documented_arrays_and_logs_to_mlflow(tiny_prepare, mlflo
     run = MlflowClient(mlflow_store).search_runs(
         [MlflowClient(mlflow_store).get_experiment_by_name("obscura").experiment_id])[0]
     assert run.info.run_name == "prepare" and run.info.status == "FINISHED"
-    assert run.data.params["train_limit"] == "64"
+    assert run.data.params["prepare.train_limit"] == "64"
     assert run.data.metrics["fashion_mnist_train_count"] == 64
     assert run.data.tags["obscura.stage"] == "prepare"
 

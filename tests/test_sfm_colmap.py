@@ -83,9 +83,10 @@ def test_sfm_outputs_follow_the_scene_contract(room):
     assert Image.open(root / "reports" / "room.png").size[0] > 100
 
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
-    runs = {r.info.run_name: r for r in client.search_runs(client.search_experiments()[0].experiment_id.split())}
-    assert {"scenes@room", "sfm@room"} <= set(runs)
-    assert runs["sfm@room"].data.metrics["images_registered"] == 16
+    experiment = client.get_experiment_by_name("reconstruction").experiment_id
+    runs = {r.info.run_name: r for r in client.search_runs([experiment])}
+    assert {"scenes/room", "sfm/colmap/room"} <= set(runs)
+    assert runs["sfm/colmap/room"].data.metrics["images_registered"] == 16
 
 
 def test_load_cameras_gives_renderers_the_undistorted_pinhole_model(room):

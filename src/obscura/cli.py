@@ -86,6 +86,11 @@ from obscura.commands import nerf as _nerf  # noqa: E402
 
 app.add_typer(_nerf.app, name="nerf")
 
+from obscura.commands import models as _models  # noqa: E402
+
+app.add_typer(_models.app, name="models")
+app.command("server")(_models.server)
+
 
 @params_app.command("check")
 def params_check(path: Annotated[Path | None, typer.Argument(help="params file (default: the project's "

@@ -14,18 +14,30 @@ import typer
 app = typer.Typer(help="Generative models (ae, vae, gan, ddpm, ldm) on Fashion-MNIST.", no_args_is_help=True)
 
 BLENDABLE = ("ae", "vae", "ddpm", "ldm")      # the families with an encoder
-Model = Annotated[str, typer.Argument(help="model family: ae, vae, gan, ddpm or ldm")]
+REGISTRY = "models:/"                          # a registered version, e.g. models:/obscura-generative-vae@champion
+Model = Annotated[str, typer.Argument(help="model family: ae, vae, gan, ddpm or ldm; or a registered model "
+                                           "models:/NAME@ALIAS (see `obscura models list`)")]
 Checkpoint = Annotated[Path | None, typer.Option(help="checkpoint (default: the project's "
                                                       "<generative.output>/MODEL/model.pt)")]
 
 
 def _load(model: str, checkpoint: Path | None):
-    """The trained MODEL from CHECKPOINT, or from the project's default checkpoint."""
+    """The trained MODEL from CHECKPOINT, or from the project's default checkpoint, or the registered
+    version MODEL names (``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``)."""
     from obscura.config import load_params
+    from obscura.errors import ObscuraError
     from obscura.generative.checkpoint import load_model
     from obscura.generative.registry import config_class
     from obscura.paths import project_root
 
+    if model.startswith(REGISTRY):
+        if checkpoint is not None:
+            raise ObscuraError(f"{model} is loaded from the model registry; leave out --checkpoint, or pass a "
+                               "model family (ae, vae, gan, ddpm, ldm) with it.")
+        from obscura.tracking import registered_model_files
+
+        with registered_model_files(model) as files:
+            return load_model(files / "model.pt")[0]
     config_class(model)
     if checkpoint is None:
         root = project_root(f"without --checkpoint, loading the {model} model")
@@ -68,7 +80,8 @@ def sample(model: Model, out: Annotated[Path, typer.Argument(help="PNG grid to w
 
 
 @app.command()
-def blend(model: Annotated[str, typer.Argument(help=f"model family with an encoder: {', '.join(BLENDABLE)}")],
+def blend(model: Annotated[str, typer.Argument(help=f"model family with an encoder: {', '.join(BLENDABLE)}; or "
+                                                        "models:/NAME@ALIAS")],
           image_a: Annotated[Path, typer.Argument(help="first image")],
           image_b: Annotated[Path, typer.Argument(help="second image")],
           out: Annotated[Path, typer.Argument(help="PNG strip to write")],
@@ -88,12 +101,19 @@ def blend(model: Annotated[str, typer.Argument(help=f"model family with an encod
     from obscura.generative.registry import config_class
     from obscura.io import image_output, load_image, save_image
 
-    config_class(model)
-    if model not in BLENDABLE:
-        raise ObscuraError(f"{model} has no encoder, so it cannot blend two given images; use one of "
-                           f"{', '.join(BLENDABLE)}.")
+    def blendable(family: str) -> None:
+        config_class(family)
+        if family not in BLENDABLE:
+            raise ObscuraError(f"{family} has no encoder, so it cannot blend two given images; use one of "
+                               f"{', '.join(BLENDABLE)}.")
+
+    registered = model.startswith(REGISTRY)
+    if not registered:
+        blendable(model)
     image_output(out)
     net = _load(model, checkpoint)
+    if registered:
+        blendable(net.config.name)
     size, chans = net.config.image_size, net.config.channels
     images = []
     for path in (image_a, image_b):

@@ -87,14 +87,15 @@ def train_and_record(params, name: str) -> dict:
     from obscura.generative.data import fashion_mnist
     from obscura.generative.registry import config_class
     from obscura.io import write_csv, write_json
-    from obscura.tracking import stage_run
+    from obscura.tracking import model_name, stage_run
 
     config_class(name)                                   # unknown name → one clear error
     gp = params.generative
     section = getattr(gp, name)
     x, _ = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels, section.train_images)
-    with stage_run(f"train_generative@{name}", section, experiment=params.tracking.experiment, seed=params.seed,
-                   tags={"generative.model": name}) as tr:
+    with stage_run(f"train_generative@{name}", {f"generative.{name}": section, "generative.image_size": gp.image_size,
+                                                "generative.channels": gp.channels},
+                   experiment="generative", seed=params.seed, method=name, dataset="fashion_mnist") as tr:
         model, result = fit(name, gp, x, params.seed, log=lambda logs, step: tr.log_metrics(logs, step=step))
         last = result.epochs[-1] if result.epochs else {}
         metrics = {"steps": result.steps, "train_seconds": result.seconds, "train_images": len(x),
@@ -105,6 +106,5 @@ def train_and_record(params, name: str) -> dict:
         write_json(gp.reports / name / "train.json", metrics)
         tr.log_metrics(metrics)
         tr.log_artifact(gp.reports / name / "loss.csv")
-        tr.log_torch_model(model, "model", registered_model_name=f"obscura-generative-{name}",
-                           serialization_format="pickle", pip_requirements=[f"torch=={torch.__version__}"])
+        tr.register_model(model_name("generative", name), gp.output / name / "model.pt")
     return metrics

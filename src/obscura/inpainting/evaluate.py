@@ -66,6 +66,18 @@ def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
     return table, metrics
 
 
+def method_metrics(metrics: dict[str, float], method: str) -> dict[str, float]:
+    """One method's entries of ``metrics`` (``<method>.<bucket>.<score>``) under the keys every method shares:
+    ``hole_psnr`` over all buckets, ``hole_psnr_30_40`` for one bucket, ``fid``, ``kid``."""
+    out = {}
+    for key, value in metrics.items():
+        owner, _, rest = key.partition(".")
+        if owner == method and "." in rest:
+            bucket, score = rest.split(".", 1)
+            out[score if bucket == "all" else f"{score}_{bucket.replace('-', '_')}"] = value
+    return out
+
+
 def comparison_grid(masked: np.ndarray, outputs: dict[str, np.ndarray], target: np.ndarray,
                     columns: int = 6) -> np.ndarray:
     """Labelled tiles (uint8): input with hole (magenta), each method, ground truth."""

@@ -1,0 +1,110 @@
+"""Sweeps: checked before anything runs, one DVC experiment and one MLflow run per configuration,
+on a real Dask LocalCluster and concurrently."""
+
+import threading
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import REPO, dvc
+
+
+def mlflow_runs(repo):
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    ids = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(ids) if ids else []
+
+
+def train_limit(run) -> int:
+    """The prepare.train_limit a run logged (under its params.yaml name or its short name)."""
+    return int(next(v for k, v in run.data.params.items() if k.split(".")[-1] == "train_limit"))
+
+
+def test_grid_values_and_combinations():
+    from flows.sweep import configurations, parse_grid
+
+    grid = parse_grid(["a.b=1,2", "c=[1, 2],x"])
+    assert grid == {"a.b": ["1", "2"], "c": ["[1, 2]", "x"]}
+    assert configurations(grid) == [{"a.b": "1", "c": "[1, 2]"}, {"a.b": "1", "c": "x"},
+                                    {"a.b": "2", "c": "[1, 2]"}, {"a.b": "2", "c": "x"}]
+
+
+def test_sweep_refuses_unknown_stage_param_and_invalid_value_by_key():
+    from flows.sweep import SweepError, check_sweep, parse_grid
+
+    with pytest.raises(SweepError) as err:
+        check_sweep(parse_grid(["generative.vae.latent_size=2,8", "generative.vae.epochs=0,2"]),
+                    ["train_generative@nope"], REPO)
+    message = str(err.value)
+    assert "unknown stage(s) train_generative@nope" in message
+    assert "generative.vae.latent_size: unknown param" in message and "latent_channels" in message
+    assert "generative.vae.epochs = 0" in message
+    assert message.count("generative.vae.latent_size") == 1, "one line per problem, not per configuration"
+    # a new entry of a free-form mapping (a NeRF run) is a valid sweep value
+    assert check_sweep(parse_grid(["nerf.runs.grid-orbit={model: grid, scene: orbit}"]), None, REPO)
+
+
+def test_sweep_command_prints_one_error_and_exits_2(capsys):
+    from flows.pipeline import main
+
+    assert main(["sweep", "-S", "prepare.train_limit=8,0", "-S", "prepare.nope=1", "prepare"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: sweep refused, nothing was run")
+    assert "prepare.train_limit = 0" in err and "prepare.nope: unknown param" in err
+
+
+@pytest.mark.slow
+def test_refused_sweep_runs_nothing(mini_repo):
+    from flows.sweep import SweepError, sweep
+
+    with pytest.raises(SweepError, match=r"prepare.train_limit = 0"):
+        sweep.fn(["prepare.train_limit=8,0"], root=mini_repo)
+    assert dvc(mini_repo, "exp", "ls").stdout.strip() == ""
+    assert not (mini_repo / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_sweep_on_local_dask_cluster_gives_one_mlflow_run_per_configuration(mini_repo):
+    from prefect_dask import DaskTaskRunner
+
+    from flows.sweep import sweep, task_runner
+
+    runner = task_runner(2, dask=True)
+    assert isinstance(runner, DaskTaskRunner) and runner.cluster_kwargs["n_workers"] == 2
+    result = sweep.with_options(task_runner=runner)(["prepare.train_limit=8,16"], ["prepare"], mini_repo)
+
+    rows = {row["prepare.train_limit"]: row for row in result["rows"]}
+    assert sorted(rows) == [8, 16]
+    assert [rows[n]["fashion_mnist_train_count"] for n in (8, 16)] == [8, 16]
+    assert all(row["mlflow_runs"] == 1 for row in rows.values())
+    runs = mlflow_runs(mini_repo)
+    assert sorted(r.data.tags["dvc.exp_name"] for r in runs) == sorted(row["experiment"] for row in rows.values())
+    assert sorted(train_limit(r) for r in runs) == [8, 16]
+    assert all(r.info.run_id in result["mlflow_compare"] for r in runs)
+    assert set(dvc(mini_repo, "exp", "ls", "--names-only").stdout.split()) == set(r["experiment"] for r in rows.values())
+
+
+@pytest.mark.slow
+def test_two_sweeps_at_once_lose_no_run(mini_repo):
+    from flows.sweep import sweep, task_runner
+
+    results, errors = {}, []
+
+    def one(value):
+        try:
+            results[value] = sweep.with_options(task_runner=task_runner(1))([f"prepare.train_limit={value}"],
+                                                                           ["prepare"], mini_repo)
+        except Exception as exc:  # reported below with the value that failed
+            errors.append((value, exc))
+
+    threads = [threading.Thread(target=one, args=(v,)) for v in (8, 12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    names = {results[v]["rows"][0]["experiment"] for v in (8, 12)}
+    assert set(dvc(mini_repo, "exp", "ls", "--names-only").stdout.split()) == names
+    runs = mlflow_runs(mini_repo)
+    assert sorted(train_limit(r) for r in runs) == [8, 12]
+    assert {r.data.tags["dvc.exp_name"] for r in runs} == names

@@ -16,7 +16,7 @@ from conftest import REPO
 
 from obscura.config import parse_params
 from obscura.io import save_image
-from obscura.report import Runs, identify, splat_bytes, write_report
+from obscura.report import Runs, identify, splat_bytes, viewer_camera, write_report
 from obscura.rendering.gaussians.ply import write_ply
 from obscura.rendering.views import write_video
 
@@ -63,6 +63,15 @@ def test_splat_encoding_keeps_the_most_visible_gaussians(tmp_path):
     np.testing.assert_array_equal(means, rec["position"])
 
 
+def test_viewer_starts_at_the_first_training_camera_looking_at_the_splats():
+    pose = np.eye(4)
+    pose[2, 3] = 5.0                                # camera at z = -5, looking along +z (OpenCV axes)
+    means = np.array([[0.0, 0, 0], [0, 0, 1], [0, 1, 0]])
+    camera = viewer_camera(means, pose[None])
+    assert camera == {"up": [0.0, -1.0, 0.0], "position": [0.0, 0.0, -5.0], "look_at": [0.0, 0.0, 0.0]}
+    assert viewer_camera(means, None)["up"] == [0.0, -1.0, 0.0]
+
+
 class References(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -89,7 +98,16 @@ def built_page(tmp_path_factory):
         save_image(root / "data/generative" / model / "blend.png", rng.random((32, 320)))
     write_ply(root / "data/gaussians/orbit/point_cloud.ply", gaussians(3000))
     write_video(root / "data/gaussians/orbit/renders/orbit.mp4", rng.random((6, 48, 64, 3)))
-    params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
+    nerf = root / "reports/nerf/grid/orbit"                   # a configured NeRF run beside the committed 3DGS ones
+    nerf.mkdir(parents=True)
+    (nerf / "metrics.json").write_text(json.dumps({"test_psnr": 31.5, "test_ssim": 0.95, "train_seconds": 900.0,
+                                                   "chamfer_distance": 0.0123}))
+    (nerf / "train.csv").write_text("step,loss,psnr\n20,0.1,15.0\n40,0.05,18.0\n")
+    save_image(nerf / "test_grid.png", rng.random((32, 64, 3)))
+    write_video(root / "data/nerf/grid/orbit/orbit.mp4", rng.random((4, 32, 32, 3)))
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["nerf"]["runs"] = {"grid-orbit": {"model": "grid", "scene": "orbit"}}
+    params = parse_params(raw)
     vae_fid = json.loads((root / "reports/generative/vae/metrics.json").read_text())["fid"]
     runs = Runs([identify("vaerun", "4", "evaluate_generative/vae/fashion_mnist", {}, {"fid": vae_fid}),
                  identify("gsrun", "5", "train_gaussians/gaussians/orbit", {}, {})])
@@ -126,6 +144,8 @@ def test_page_is_a_report_not_a_dump(built_page):
                   "rendering/gaussians-orbit-orbit.mp4", "rendering/gaussians-orbit-curve.png"):
         assert f"assets/{asset}" in page
     assert "../data/gaussians/orbit/point_cloud.ply" in parser.refs
+    assert "NeRF (hash grid)" in page and "31.50" in page and "assets/rendering/grid-orbit-orbit.mp4" in page
+    assert "orbit: NeRF (hash grid); room: 3D Gaussian Splatting" in page          # best per scene in the summary
     if VIEWER_BUNDLE.is_file():
         assert "assets/viewer/splat-viewer.js" in parser.refs and "class='splat-viewer'" in page
 

@@ -173,6 +173,7 @@ def label(name: str) -> str:
 
 NAMES = {"ae": "Autoencoder", "vae": "VAE", "gan": "GAN", "ddpm": "DDPM", "ldm": "Latent diffusion",
          "gaussians": "3D Gaussian Splatting", "grid": "NeRF (hash grid)", "vanilla": "NeRF (vanilla)",
+         "voxels": "NeRF (voxel grid)",
          "single_stage": "single-stage CNN", "coarse_to_fine": "coarse-to-fine CNN", "edge_guided": "edge-guided CNN",
          "progressive": "progressive CNN", "diffusion": "diffusion", "total_variation": "total variation",
          "push_pull": "push-pull", "navier_stokes": "Navier-Stokes", "skimage_biharmonic": "biharmonic (scikit-image)",
@@ -511,7 +512,7 @@ class Page:
                     best[s] = (m, r["test_psnr"])
             winners = {m for m, _ in best.values()}
             track.best = (label(next(iter(winners))) if len(winners) == 1
-                          else "; ".join(f"{label(m)} ({s})" for s, (m, _) in best.items()))
+                          else "; ".join(f"{s}: {label(m)}" for s, (m, _) in best.items()))
             track.headline = "; ".join(f"{s}: {v:.2f} dB held-out PSNR" for s, (_, v) in best.items())
             cols = [Col("test_psnr", "Held-out PSNR (dB)", fixed(2), "max"), Col("test_ssim", "Held-out SSIM", fixed(3), "max"),
                     Col("train_psnr", "Training-view PSNR (dB)", fixed(2)),
@@ -584,15 +585,15 @@ class Page:
         return f"<h4>{_esc(name)}</h4><div class='grid'>{''.join(parts + plots)}</div>"
 
     def _viewer(self, key: str, name: str, ply: Path, scene: str) -> str:
-        data, total, means = splat_bytes(ply)
-        poses = None
-        try:
-            from obscura.rendering.scene_format import load_cameras
+        from obscura.errors import ObscuraError
+        from obscura.rendering.scene_format import load_cameras
 
-            source = "ground_truth" if self.params.gaussians.poses == "ground_truth" else "sfm"
+        data, total, means = splat_bytes(ply)
+        source = "ground_truth" if self.params.gaussians.poses == "ground_truth" else "sfm"
+        try:
             cams = load_cameras(Path(self.params.scenes.output) / scene, source)
             poses = cams.poses[cams.train]
-        except Exception:   # no scene on this machine: a default viewpoint
+        except ObscuraError:   # the scene is not on this machine: a default viewpoint
             poses = None
         camera = viewer_camera(means, poses)
         script = self.assets / "rendering" / f"{key}.splat.js"
@@ -685,10 +686,11 @@ def render_page(tracks: list[Track], provenance: Mapping[str, str], runs: Runs, 
         if links:
             body.append("<h4>Details</h4><ul class='links'>" + "".join(f"<li>{link}</li>" for link in links) + "</ul>")
         sections.append(f"<section id='{t.key}'><h2>{_esc(t.title)}</h2>{''.join(body)}</section>")
-    mlflow = (f"<p>Every number links to the MLflow run that logged it ({len(runs.runs)} runs found; open them with "
-              f"<code>make ui</code> → <a href='{_esc(runs.ui)}'>{_esc(runs.ui)}</a>).</p>" if runs.runs else
-              "<p class='note'>No MLflow runs were found in the tracking store when this page was built, so numbers "
-              "are not linked; <code>make ui</code> shows the runs of this machine.</p>")
+    linked = sum(body.count("title='MLflow run'") for body in sections)
+    mlflow = (f"<p>{linked:,} numbers link to the MLflow run that logged them (open the dashboard first: "
+              f"<code>make ui</code> → <a href='{_esc(runs.ui)}'>{_esc(runs.ui)}</a>).</p>" if linked else
+              "<p class='note'>The tracking store held no run of these results when this page was built, so the "
+              "numbers are not linked; <code>make ui</code> shows the runs of this machine.</p>")
     params = (f"<details><summary>params.yaml used for this page</summary><pre>{_esc(params_text)}</pre></details>"
               if params_text else "")
     nav = "".join(f"<a href='#{t.key}'>{_esc(t.title.split(' (')[0])}</a>" for t in tracks)

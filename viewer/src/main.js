@@ -29,6 +29,7 @@ function mount(element) {
     initialCameraLookAt: vector(element.dataset.lookAt),
     sharedMemoryForWorkers: false,
     sceneRevealMode: GaussianSplats3D.SceneRevealMode.Instant,
+    renderMode: GaussianSplats3D.RenderMode.OnChange,   // draw only when the view moves: idle pages stay idle
   });
   viewer.addSplatScene(url, {format: GaussianSplats3D.SceneFormat.Splat, showLoadingUI: false, progressiveLoad: false})
     .then(() => {

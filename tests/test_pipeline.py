@@ -89,3 +89,105 @@ def test_queued_experiment_run_lands_in_main_store(mini_repo):
     runs = prepare_runs(mini_repo)
     assert [r.data.params["prepare.train_limit"] for r in runs] == ["8"]
     assert runs[0].data.tags.get("dvc.exp_name")
+
+
+def test_flaky_stage_is_retried_and_the_flow_completes(tmp_path, raw_params, monkeypatch):
+    """A stage failing once (as a lost worker or a full disk would) is retried by Prefect; the flow completes."""
+    from conftest import make_mini_repo
+    from flows.pipeline import pipeline
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    raw_params["orchestration"].update(retries=2, retry_delay_seconds=0)
+    repo = make_mini_repo(tmp_path / "repo", raw_params, [])
+    attempts = tmp_path / "attempts.txt"
+    (repo / "flaky.py").write_text(
+        "import pathlib, sys\n"
+        f"log = pathlib.Path({str(attempts)!r})\n"
+        "log.write_text(log.read_text() + 'x' if log.exists() else 'x')\n"
+        "if len(log.read_text()) == 1:\n"
+        "    sys.exit('first attempt fails')\n"
+        "pathlib.Path('out.txt').write_text('done')\n")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(
+        {"stages": {"flaky": {"cmd": "python flaky.py", "deps": ["flaky.py"], "outs": ["out.txt"]}}}))
+
+    state = pipeline(root=repo, return_state=True)
+    assert state.is_completed() and state.result() == {"flaky": "ran"}
+    assert attempts.read_text() == "xx", "one failure, one successful retry"
+    assert (repo / "out.txt").read_text() == "done"
+
+
+def test_schedule_comes_from_params():
+    from flows.pipeline import schedule
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["orchestration"]
+    assert schedule(root=REPO).cron == params["cron"] and schedule(root=REPO).timezone == params["timezone"]
+    assert schedule("*/5 * * * *", root=REPO).cron == "*/5 * * * *"
+
+
+def test_deployments_need_a_prefect_server(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.pipeline import require_server
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        with pytest.raises(SystemExit, match="make prefect-server"):
+            require_server()
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        with pytest.raises(SystemExit, match="does not answer"):
+            require_server()
+
+
+def test_serve_and_deploy_register_scheduled_deployments_on_a_prefect_server(tmp_path):
+    """`make prefect-server` + `make schedule` (serve), and `deploy --pool` for an existing server and work pool."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": url}
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    served = None
+    try:
+        with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+            deadline = time.monotonic() + 180
+            while client.api_healthcheck() is not None:
+                assert server.poll() is None and time.monotonic() < deadline, "prefect server did not start"
+                time.sleep(1)
+            cli = [sys.executable, "-m", "flows.pipeline"]
+            # serve: a cron that never fires, so the real pipeline is never run by this test
+            served = subprocess.Popen([*cli, "serve", "--cron", "0 0 31 2 *"], cwd=REPO, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 180
+            while True:
+                found = client.read_deployments()
+                if found or served.poll() is not None or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            assert [d.name for d in found] == ["scheduled"], served.stderr.read() if served.poll() is not None else ""
+            assert found[0].schedules[0].schedule.cron == "0 0 31 2 *"
+
+            pool = subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "cpu", "--type", "process"],
+                                  env=env, capture_output=True, text=True)
+            assert pool.returncode == 0, pool.stdout + pool.stderr
+            deployed = subprocess.run([*cli, "deploy", "--pool", "cpu", "--name", "nightly"], cwd=REPO, env=env,
+                                      capture_output=True, text=True)
+            assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+            nightly = client.read_deployment_by_name("obscura-pipeline/nightly")
+            params = yaml.safe_load((REPO / "params.yaml").read_text())["orchestration"]
+            assert nightly.work_pool_name == "cpu"
+            assert nightly.schedules[0].schedule.cron == params["cron"]
+            assert nightly.schedules[0].schedule.timezone == params["timezone"]
+    finally:
+        for proc in (served, server):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 VIEWER := viewer/dist/splat-viewer.js
-APT_PACKAGES := libusb-1.0-0 dataset-fashion-mnist chromium
+APT_PACKAGES := libusb-1.0-0 dataset-fashion-mnist chromium postgresql
 export PATH := $(BIN):$(PATH)
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -14,8 +14,10 @@ export DVC_NO_ANALYTICS := 1
 export MPLBACKEND := Agg
 PREFECT_PORT ?= 4200
 DVC_REMOTE ?=
+MLFLOW_SERVER_PORT ?= 5001
+MLFLOW_DB_PORT ?= 5433
 
-.PHONY: setup system venv run test ui bench clean-venv prefect-server schedule push pull viewer report-screenshot
+.PHONY: setup system venv run test ui server bench clean-venv prefect-server schedule push pull viewer report-screenshot
 
 setup: system venv viewer  ## install Debian packages, the Python environment and the report's 3D viewer (idempotent)
 
@@ -48,6 +50,9 @@ test: setup  ## the test suite
 
 ui: setup  ## MLflow dashboard on http://127.0.0.1:5000
 	$(BIN)/obscura ui --port 5000
+
+server: setup  ## MLflow tracking server on http://127.0.0.1:$(MLFLOW_SERVER_PORT), PostgreSQL store in .mlflow-server/ (blocks)
+	$(BIN)/obscura server --port $(MLFLOW_SERVER_PORT) --db-port $(MLFLOW_DB_PORT)
 
 prefect-server: setup  ## Prefect server (API + UI) on http://127.0.0.1:$(PREFECT_PORT) (blocks)
 	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)

@@ -147,6 +147,9 @@ def ui(port: Annotated[int, typer.Option(min=1, max=65535, help="port on 127.0.0
     from obscura.tracking import artifact_location, tracking_uri
 
     project_root("obscura ui")
+    if tracking_uri().startswith(("http://", "https://")):
+        typer.echo(f"MLFLOW_TRACKING_URI is the tracking server {tracking_uri()}; open it, it serves the dashboard.")
+        return
     cmd = [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port),
            "--backend-store-uri", tracking_uri(), "--default-artifact-root", artifact_location()]
     raise typer.Exit(subprocess.call(cmd))

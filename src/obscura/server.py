@@ -59,7 +59,7 @@ class Postgres:
 
     @property
     def uri(self) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE}"
+        return f"postgresql+psycopg2://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE}"
 
     def _prepare_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,9 @@ def run_stages(raw_params, tmp_path):
     train_metrics = train_inpainting.run(params, "single_stage")
     assert np.isfinite(train_metrics["final_loss"])
     assert (tmp_path / "models" / "single_stage" / "model.pt").is_file()
+    with open(tmp_path / "reports" / "train" / "single_stage.csv") as fh:   # the loss curve dvc.yaml plots
+        curve = list(csv.DictReader(fh))
+    assert curve and list(curve[0])[:2] == ["step", "loss"] and int(curve[-1]["step"]) == train_metrics["steps"]
 
     metrics = evaluate_inpainting.run(params)
     for method in ("harmonic", "telea", "single_stage"):

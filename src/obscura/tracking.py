@@ -227,8 +227,11 @@ class Tracker:
         method so each carries the track's flat metric keys."""
         import mlflow
 
+        tags = {"obscura.stage": self.stage, "obscura.track": self.experiment, "obscura.method": method}
+        if self.dataset:
+            tags["obscura.dataset"] = self.dataset
         with mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name(self.stage, method, self.dataset),
-                              nested=True, tags={"obscura.stage": self.stage, "obscura.method": method}) as run:
+                              nested=True, tags=tags) as run:
             yield Tracker(run.info.run_id, self.stage, self.experiment, self.experiment_id, self.dataset)
 
     def register_model(self, name: str, *paths: str | os.PathLike) -> str:
@@ -246,6 +249,7 @@ class Tracker:
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
+            client.set_registered_model_tag(name, "obscura.track", self.experiment)
         source = f"{client.get_run(self.run_id).info.artifact_uri}/model"
         version = client.create_model_version(
             name, source=source, run_id=self.run_id,

@@ -72,6 +72,16 @@ def test_viewer_starts_at_the_first_training_camera_looking_at_the_splats():
     assert viewer_camera(means, None)["up"] == [0.0, -1.0, 0.0]
 
 
+def test_a_fresh_checkout_without_results_gets_a_page_saying_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
+    out = write_report(params, Path("reports/index.html"), Runs([]), {"commit": "abc1234"})
+    page = out.read_text()
+    assert page.count("No results yet") == 3 and "no results yet" in page
+    assert "not linked" in page and "<img" not in page and "class='splat-viewer'" not in page
+    assert (tmp_path / "reports/assets").is_dir()
+
+
 class References(HTMLParser):
     def __init__(self):
         super().__init__()

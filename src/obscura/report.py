@@ -199,7 +199,7 @@ def cpu_name() -> str:
 
 # --------------------------------------------------------------------------- assets
 
-def plot_curves(csv: Path, png: Path, title: str, columns: list[str] | None = None, x: str = "step") -> Path | None:
+def plot_curves(csv: Path, png: Path, columns: list[str] | None = None, x: str = "step") -> Path | None:
     """One small panel per numeric column of ``csv`` against ``x`` (log scale when it spans > 50×)."""
     import pandas as pd
 
@@ -228,7 +228,6 @@ def plot_curves(csv: Path, png: Path, title: str, columns: list[str] | None = No
         ax.set_xlabel(x.replace("_", " "), fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)
@@ -309,13 +308,14 @@ class Page:
     def figure(self, src: str | None, caption: str, cls: str = "") -> str:
         if src is None:
             return ""
-        return (f"<figure class='{cls}'><img src='{_esc(src)}' alt='{_esc(re.sub('<[^>]+>', '', caption))}'>"
+        return (f"<figure class='{cls}'><a href='{_esc(src)}'><img src='{_esc(src)}' "
+                f"alt='{_esc(re.sub('<[^>]+>', '', caption))}'></a>"
                 f"<figcaption>{caption}</figcaption></figure>")
 
     def plot(self, csv: Path, name: str, title: str, columns: list[str] | None = None) -> str:
         if not csv.is_file():
             return ""
-        png = plot_curves(csv, self.assets / name, title, columns)
+        png = plot_curves(csv, self.assets / name, columns)
         return self.figure(self.rel(png) if png else None, f"{_esc(title)} (from <a href='{_esc(self.rel(csv))}'>"
                                                           f"{_esc(csv.name)}</a>)", "plot")
 
@@ -632,12 +632,11 @@ td.best{font-weight:700}td.na{color:#9aa4af}a{color:#1f5fa8;text-decoration:none
 .summary td:first-child{font-weight:600}.protocol{color:#333;background:#eef5ff;border-left:4px solid #1f5fa8;
 padding:.5em .8em;font-size:14px;max-width:1100px}
 .grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
-figure{margin:0;width:fit-content;max-width:600px;background:#fff;padding:6px;border:1px solid #e3e7ec}
-figure.tall img{max-height:560px;width:auto}figure.plot{max-width:100%}
-.wide figure{max-width:820px}
-img,video{max-width:100%;display:block}img{image-rendering:auto}
-figcaption{font-size:12px;color:#4a5563;margin-top:4px;max-width:600px}
-figure.viewer{max-width:760px}.splat-viewer{width:740px;height:460px;position:relative;background:#000;color:#ddd}
+figure{margin:0;display:table}
+figcaption{display:table-caption;caption-side:bottom;font-size:12px;color:#4a5563;padding-top:4px}
+img,video{display:block;max-width:600px;background:#fff;border:1px solid #e3e7ec}
+.wide img{max-width:820px}figure.plot img{max-width:100%}figure.tall img{height:720px;max-width:none}
+video{width:480px}.splat-viewer{width:min(740px,90vw);height:460px;position:relative;background:#000;color:#ddd}
 .swatch{display:inline-block;width:.9em;height:.9em;background:#f0f;vertical-align:middle;border:1px solid #999}
 .note{color:#6b7480;font-style:italic}ul.links{columns:2;font-size:13px}
 details pre{font-size:12px;background:#fff;border:1px solid #e3e7ec;padding:.8em;overflow:auto;max-height:480px}

@@ -108,6 +108,7 @@ def built_page(tmp_path_factory):
         save_image(root / "data/generative" / model / "blend.png", rng.random((32, 320)))
     write_ply(root / "data/gaussians/orbit/point_cloud.ply", gaussians(3000))
     write_video(root / "data/gaussians/orbit/renders/orbit.mp4", rng.random((6, 48, 64, 3)))
+    (root / "reports/inpainting/train/diffusion.csv").write_text("step,loss,eps_mse\n10,0.5,0.5\n20,0.3,0.3\n")
     nerf = root / "reports/nerf/grid/orbit"                   # a configured NeRF run beside the committed 3DGS ones
     nerf.mkdir(parents=True)
     (nerf / "metrics.json").write_text(json.dumps({"test_psnr": 31.5, "test_ssim": 0.95, "train_seconds": 900.0,
@@ -150,7 +151,7 @@ def test_page_is_a_report_not_a_dump(built_page):
     assert "biharmonic.01-10.hole_psnr" not in page and "0.2993588998913765" not in page  # no JSON / CSV dumps
     assert "http://127.0.0.1:5000/#/experiments/4/runs/vaerun" in page                   # numbers link to runs
     assert page.count("/runs/gsrun") >= 5
-    for asset in ("generative/vae-loss.png", "generative/vae-samples.png", "generative/ddpm-blend.png",
+    for asset in ("generative/vae-loss.png", "inpainting/diffusion-loss.png", "generative/vae-samples.png", "generative/ddpm-blend.png",
                   "rendering/gaussians-orbit-orbit.mp4", "rendering/gaussians-orbit-curve.png"):
         assert f"assets/{asset}" in page
     assert "../data/gaussians/orbit/point_cloud.ply" in parser.refs

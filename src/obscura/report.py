@@ -476,6 +476,10 @@ class Page:
                              "truth last.") for p in sorted((reports / "grids").glob("*.png"))]
         if grids:
             track.pictures.append(f"<div class='grid wide'>{''.join(grids)}</div>")
+        plots = [self.plot(reports / "train" / f"{m}.csv", f"inpainting/{m}-loss.png", f"{label(m)} training curves")
+                 for m in cfg.deep]
+        if any(plots):
+            track.pictures.append(f"<h4>Training curves</h4><div class='grid'>{''.join(plots)}</div>")
         track.links += [self.link(reports / "table.csv", "table.csv (method × hole size)"),
                         self.link(reports / "cases.csv", f"cases.csv (every case, {cases * len(overall):,} rows)"),
                         self.link(reports / "metrics.json", "metrics.json")]

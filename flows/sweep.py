@@ -75,27 +75,34 @@ def configurations(grid: dict[str, list[str]]) -> list[dict[str, str]]:
     return [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
 
 
-def _set(raw: dict, key: str, value) -> str | None:
-    """Set dotted ``key`` in ``raw`` (missing sections are created, for validation to judge); a problem
-    message when the path runs through a value."""
-    node, parts = raw, key.split(".")
-    for depth, part in enumerate(parts[:-1]):
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            return f"  {key}: unknown param ({'.'.join(parts[:depth + 1])} is a value, not a section)"
-    node[parts[-1]] = value
-    return None
+def _path_problem(base: dict, key: str) -> str | None:
+    """Why ``key`` cannot be set in ``base`` the way DVC's ``-S`` would (None when it can).
 
-
-def _unknown(base: dict, loc: tuple, swept: list[str]) -> str:
-    """Message for a key validation does not know: the swept key behind it and the keys that exist there."""
-    name = ".".join(str(p) for p in loc)
-    key = next((k for k in swept if k == name or k.startswith(name + ".")), name)
+    As in DVC, ``key=`` changes a key params.yaml has, ``+key=`` adds one it has not (a NeRF run, a
+    3DGS config override) and ``++key=`` does either.
+    """
+    mode = "++" if key.startswith("++") else "+" if key.startswith("+") else ""
+    parts = key[len(mode):].split(".")
     node = base
-    for part in loc[:-1]:
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    known = f"; {'.'.join(map(str, loc[:-1])) or 'params.yaml'} has {', '.join(sorted(node))}" if node else ""
-    return f"  {key}: unknown param{known}"
+    for depth, part in enumerate(parts):
+        if not isinstance(node, dict):
+            return f"  {key}: unknown param ({'.'.join(parts[:depth])} is a value, not a section)"
+        if part not in node:
+            if mode:
+                return None          # added: params validation judges it
+            where = ".".join(parts[:depth]) or "params.yaml"
+            return (f"  {key}: unknown param; {where} has {', '.join(sorted(node))} "
+                    f"(+{key}=VALUE adds a key params.yaml does not have yet)")
+        node = node[part]
+    return f"  {key}: params.yaml has it already; drop the + to change it" if mode == "+" else None
+
+
+def _set(raw: dict, key: str, value) -> None:
+    """Set dotted ``key`` (without its ``+``/``++``) in ``raw``, creating missing sections."""
+    *sections, leaf = key.lstrip("+").split(".")
+    for part in sections:
+        raw = raw.setdefault(part, {})
+    raw[leaf] = value
 
 
 def check_sweep(grid: dict[str, list[str]], targets: list[str] | None = None, root: Path = ROOT) -> list[dict[str, str]]:
@@ -116,26 +123,27 @@ def check_sweep(grid: dict[str, list[str]], targets: list[str] | None = None, ro
         if unknown:
             problems.append(f"  unknown stage(s) {', '.join(unknown)}; stages: {', '.join(order)}")
     base = yaml.safe_load((root / "params.yaml").read_text()) or {}
+    path_problems = {key: p for key in grid if (p := _path_problem(base, key)) is not None}
     configs = configurations(grid)
     for config in configs:
         raw = copy.deepcopy(base)
         for key, value in config.items():
+            if key in path_problems:
+                continue
             try:
-                parsed = yaml.safe_load(value)
+                _set(raw, key, yaml.safe_load(value))
             except yaml.YAMLError:
                 problems.append(f"  {key}={value}: not a valid value (quote strings that contain ':' or '#')")
-                continue
-            if (problem := _set(raw, key, parsed)) is not None:
-                problems.append(problem)
         try:
             Params.model_validate(raw)
         except ValidationError as exc:
             for err in exc.errors():
-                key = ".".join(str(p) for p in err["loc"])
+                name = ".".join(str(p) for p in err["loc"])
                 if err["type"] == "extra_forbidden":
-                    problems.append(_unknown(base, err["loc"], list(config)))
+                    problems.append(f"  {name}: unknown param (params validation has no such key)")
                 else:
-                    problems.append(f"  {key} = {err['input']!r}: {err['msg']}")
+                    problems.append(f"  {name} = {err['input']!r}: {err['msg']}")
+    problems += path_problems.values()
     if problems:
         unique = list(dict.fromkeys(problems))
         raise SweepError(f"sweep refused, nothing was run ({len(configs)} configuration(s)):\n" + "\n".join(unique))

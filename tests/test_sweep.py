@@ -39,9 +39,15 @@ def test_sweep_refuses_unknown_stage_param_and_invalid_value_by_key():
     assert "unknown stage(s) train_generative@nope" in message
     assert "generative.vae.latent_size: unknown param" in message and "latent_channels" in message
     assert "generative.vae.epochs = 0" in message
-    assert message.count("generative.vae.latent_size") == 1, "one line per problem, not per configuration"
-    # a new entry of a free-form mapping (a NeRF run) is a valid sweep value
-    assert check_sweep(parse_grid(["nerf.runs.grid-orbit={model: grid, scene: orbit}"]), None, REPO)
+    assert message.count("generative.vae.latent_size: unknown") == 1, "one line per problem, not per configuration"
+    # as with DVC's -S, a key params.yaml does not have yet (a NeRF run) is added with +, and only with +
+    with pytest.raises(SweepError, match=r"nerf.runs.grid-orbit: unknown param.*\+nerf.runs.grid-orbit=VALUE"):
+        check_sweep(parse_grid(["nerf.runs.grid-orbit={model: grid, scene: orbit}"]), None, REPO)
+    assert check_sweep(parse_grid(["+nerf.runs.grid-orbit={model: grid, scene: orbit}"]), None, REPO)
+    with pytest.raises(SweepError, match=r"\+prepare.faces: params.yaml has it already"):
+        check_sweep(parse_grid(["+prepare.faces=10"]), None, REPO)
+    with pytest.raises(SweepError, match=r"nerf.runs.grid-orbit.model = 'nope'"):
+        check_sweep(parse_grid(["+nerf.runs.grid-orbit={model: nope, scene: orbit}"]), None, REPO)
 
 
 def test_sweep_command_prints_one_error_and_exits_2(capsys):

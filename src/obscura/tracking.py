@@ -196,11 +196,6 @@ class Tracker:
         if clean:
             mlflow.log_metrics(clean, step=step, run_id=self.run_id)
 
-    def log_params(self, params: Mapping) -> None:
-        import mlflow
-
-        mlflow.log_params(flatten(params), run_id=self.run_id)
-
     def log_image(self, image: np.ndarray | str | os.PathLike, name: str) -> None:
         import mlflow
 

@@ -151,8 +151,8 @@ def test_page_is_a_report_not_a_dump(built_page):
     assert "biharmonic.01-10.hole_psnr" not in page and "0.2993588998913765" not in page  # no JSON / CSV dumps
     assert "http://127.0.0.1:5000/#/experiments/4/runs/vaerun" in page                   # numbers link to runs
     assert page.count("/runs/gsrun") >= 5
-    for asset in ("generative/vae-loss.png", "inpainting/diffusion-loss.png", "generative/vae-samples.png", "generative/ddpm-blend.png",
-                  "rendering/gaussians-orbit-orbit.mp4", "rendering/gaussians-orbit-curve.png"):
+    for asset in ("generative/vae-loss.png", "inpainting/diffusion-loss.png", "generative/vae-samples.png",
+                  "generative/ddpm-blend.png", "rendering/gaussians-orbit-orbit.mp4", "rendering/gaussians-orbit-curve.png"):
         assert f"assets/{asset}" in page
     assert "../data/gaussians/orbit/point_cloud.ply" in parser.refs
     assert "NeRF (hash grid)" in page and "31.50" in page and "assets/rendering/grid-orbit-orbit.mp4" in page

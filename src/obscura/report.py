@@ -93,7 +93,7 @@ class Col:
     """One metric column: JSON key, header with unit, formatter, which way is better (``max``/``min``)."""
     key: str
     label: str
-    fmt: Callable[[float], str] = lambda v: f"{v:.3g}"
+    fmt: Callable[[float], str]
     better: str | None = None
     scale: float = 1.0
 
@@ -364,7 +364,9 @@ class Page:
                 f"{fid_n:,} samples per model; KID ± standard deviation over {ev.kid_subsets} subsets of "
                 f"{ev.kid_subset_size}; classifier FD: Fréchet distance in the features of a small Fashion-MNIST "
                 f"CNN (test accuracy {clf.get('test_accuracy', math.nan):.1%}); reconstruction PSNR on "
-                f"{ev.recon_images} test images; NLL by importance sampling with {ev.nll_k} samples; timings on "
+                f"{ev.recon_images} test images; NLL by importance sampling with {ev.nll_k} samples; blend off-manifold: "
+                f"nearest-real-image distance of {ev.blend_pairs} latent-blend midpoints ÷ that of real images, in the "
+                f"classifier's features (≈ 1 on the data manifold, larger off it); timings on "
                 f"{_esc(self.cpu)}.")))
         faces = _read_json(reports / "faces.json")
         if faces:
@@ -376,16 +378,18 @@ class Page:
                     for m in ("ae", "vae")]
             track.tables.append(table(["Model"], cols, rows, caption=(
                 f"Blending two faces: AE and VAE trained on {self.params.prepare.faces} LFW faces (25×25 → "
-                f"{gp.image_size}×{gp.image_size}); off-manifold = distance of latent-path midpoints from real faces.")))
+                f"{gp.image_size}×{gp.image_size}); blend off-manifold as above but on pixels, which favours "
+                "blurry midpoints.")))
         grids = []
         for m in results:
             grids.append(self.figure(self.copy(Path(gp.output) / m / "samples.png", f"generative/{m}-samples.png"),
                                      f"{_esc(label(m))}: {ev.grid} random samples"))
             grids.append(self.figure(self.copy(Path(gp.output) / m / "blend.png", f"generative/{m}-blend.png"),
-                                     f"{_esc(label(m))}: latent blend between two test images, {ev.blend_steps} steps "
-                                     "(ends: the encoded inputs)"))
+                                     f"{_esc(label(m))}: each row decodes a straight latent path in {ev.blend_steps} "
+                                     "steps, between two test images shown at its ends (GAN: between two noise "
+                                     "vectors)"))
         grids.append(self.figure(self.copy(Path(gp.output) / "faces" / "blend.png", "generative/faces-blend.png"),
-                                 f"Blending two faces: AE (top) vs VAE (bottom), {gp.faces.pairs} pairs"))
+                                 f"Blending two faces: {gp.faces.pairs} pairs, rows alternate AE and VAE"))
         if any(grids):
             track.pictures.append(f"<div class='grid'>{''.join(grids)}</div>")
         else:
@@ -463,13 +467,15 @@ class Page:
         trained = {m: _read_json(reports / "train" / f"{m}.json") for m in cfg.deep}
         trained = {m: t for m, t in trained.items() if t}
         if trained:
+            train_photos = _read_json(Path(self.params.prepare.metrics)).get("photos_train_count", "")
             cols = [Col("parameters", "Parameters", count), Col("steps", "Training steps", count),
+                    Col("batch_size", "Batch", count), Col("crop", "Crop (px)", count),
                     Col("final_loss", "Final loss", lambda v: f"{v:.4f}")]
-            rows = [Row([_esc(label(m))], t, lambda k, v, m=m: self.runs.url("train_inpainting", m))
-                    for m, t in trained.items()]
+            rows = [Row([_esc(label(m))], {**t, "batch_size": cfg.deep[m].batch_size, "crop": cfg.deep[m].crop},
+                        lambda k, v, m=m: self.runs.url("train_inpainting", m)) for m, t in trained.items()]
             track.tables.append(table(["Deep method"], cols, rows, caption=(
-                "Training of the deep methods on the training photos (random masks, "
-                "crops of the size in params.yaml).")))
+                f"Training of the deep methods on random crops of the {train_photos} training photos with random "
+                "masks; the held-out photos above are never seen.")))
         lo, hi = cfg.grid_bucket
         grids = [self.figure(self.rel(p), f"{_esc(p.stem)}: one {lo}–{hi} % hole. Tiles: the input with the hole in "
                              "<span class='swatch'></span> magenta, each method (named above its tile), the ground "
@@ -506,8 +512,9 @@ class Page:
                                   Path(p.nerf.output) / run.model / run.scene, ("train_nerf", *name.split("-", 1))))
         views = {(m, s): _view_count(rep / "views.csv") for m, s, _, rep, _, _ in renderers}
         track.protocol = (f"Every {p.scenes.test_every}th view of each scene is held out (never trained on); "
-                          "held-out PSNR/SSIM compare full-resolution renders with those photos, cameras come from "
-                          f"COLMAP SfM ({p.gaussians.poses} poses); SfM errors are measured against the built-in "
+                          "held-out PSNR/SSIM compare full-resolution renders with those photos; renderers train on "
+                          f"COLMAP's cameras (3DGS: {p.gaussians.poses} poses); SfM errors are measured against the "
+                          "built-in "
                           "scenes' ground-truth cameras after a similarity alignment.")
         if renderers:
             best = {}
@@ -518,7 +525,8 @@ class Page:
             track.best = (label(next(iter(winners))) if len(winners) == 1
                           else "; ".join(f"{s}: {label(m)}" for s, (m, _) in best.items()))
             track.headline = "; ".join(f"{s}: {v:.2f} dB held-out PSNR" for s, (_, v) in best.items())
-            cols = [Col("test_psnr", "Held-out PSNR (dB)", fixed(2), "max"), Col("test_ssim", "Held-out SSIM", fixed(3), "max"),
+            cols = [Col("test_psnr", "Held-out PSNR (dB)", fixed(2), "max"),
+                    Col("test_ssim", "Held-out SSIM", fixed(3), "max"),
                     Col("train_psnr", "Training-view PSNR (dB)", fixed(2)),
                     Col("train_seconds", "Training (s)", seconds, "min"), Col("steps", "Steps", count),
                     Col("render_seconds_per_frame", "Render (s per frame)", lambda v: f"{v:.3f}", "min"),
@@ -551,20 +559,21 @@ class Page:
                 track.best = "SfM only"
         pictures = []
         for s, m in sfm.items():
-            pictures.append(self.figure(self.rel(Path(p.sfm.reports) / f"{s}.png"), (
+            preview = Path(p.sfm.reports) / f"{s}.png"
+            pictures.append(self.figure(self.rel(preview), (
                 f"SfM of <b>{_esc(s)}</b>: {m.get('images_registered')} cameras (red: centre and viewing direction) and "
                 f"{m.get('num_points3d_filtered', 0):,} points after outlier filtering; the plot leaves out points "
-                "beyond the 1st–99th percentile box, so its title counts fewer")) if (Path(p.sfm.reports) / f"{s}.png").is_file() else "")
+                "beyond the 1st–99th percentile box, so its title counts fewer")) if preview.is_file() else "")
         if any(pictures):
             track.pictures.append(f"<h4>Cameras and sparse points</h4><div class='grid'>{''.join(pictures)}</div>")
-        for m, s, r, rep, data, _ in renderers:
-            track.pictures.append(self._renderer_pictures(m, s, r, rep, data))
+        for m, s, _, rep, data, _ in renderers:
+            track.pictures.append(self._renderer_pictures(m, s, rep, data))
         for m, s, _, rep, _, _ in renderers:
             track.links += [self.link(rep / f, f"{m}/{s}/{f}") for f in ("metrics.json", "views.csv")]
         track.links += [self.link(Path(p.sfm.reports) / f"{s}.json", f"sfm/{s}.json") for s in sfm]
         return track
 
-    def _renderer_pictures(self, method: str, scene: str, metrics: dict, rep: Path, data: Path) -> str:
+    def _renderer_pictures(self, method: str, scene: str, rep: Path, data: Path) -> str:
         name = f"{label(method)}, {scene}"
         key = f"{method}-{scene}"
         parts = [self.figure(self.rel(rep / "test_grid.png"),

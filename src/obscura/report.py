@@ -599,12 +599,11 @@ class Page:
 
     def _viewer(self, key: str, name: str, ply: Path, scene: str) -> str:
         from obscura.errors import ObscuraError
-        from obscura.rendering.scene_format import load_cameras
+        from obscura.rendering.gaussians.train import scene_cameras
 
         data, total, means = splat_bytes(ply)
-        source = "ground_truth" if self.params.gaussians.poses == "ground_truth" else "sfm"
         try:
-            cams = load_cameras(Path(self.params.scenes.output) / scene, source)
+            cams = scene_cameras(Path(self.params.scenes.output) / scene, self.params.gaussians.poses)
             poses = cams.poses[cams.train]
         except ObscuraError:   # the scene is not on this machine: a default viewpoint
             poses = None

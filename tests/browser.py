@@ -18,7 +18,7 @@ from pathlib import Path
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu-sandbox", "--use-angle=swiftshader",
                   "--enable-unsafe-swiftshader", "--no-first-run", "--no-default-browser-check",
-                  "--disable-extensions", "--mute-audio", "--hide-scrollbars", "--allow-file-access-from-files")
+                  "--disable-extensions", "--mute-audio", "--hide-scrollbars")
 # True once every image has decoded and every 3D viewer has settled (data-state set by the viewer bundle).
 SETTLED = ("Array.from(document.images).every(i => i.complete)"
            " && document.querySelectorAll('.splat-viewer:not([data-state])').length === 0")

@@ -70,47 +70,45 @@ def test_refused_sweep_runs_nothing(mini_repo):
 
 
 @pytest.mark.slow
-def test_sweep_on_local_dask_cluster_gives_one_mlflow_run_per_configuration(mini_repo):
+def test_sweeps_on_a_dask_cluster_and_on_threads_at_once_give_one_mlflow_run_per_configuration(mini_repo):
+    """A sweep of 2 configurations on a LocalCluster of 2 workers, and at the same time another sweep on
+    threads: every configuration is one DVC experiment and one MLflow run, none is lost."""
+    from distributed import Client, LocalCluster, get_task_stream
     from prefect_dask import DaskTaskRunner
 
     from flows.sweep import sweep, task_runner
 
-    runner = task_runner(2, dask=True)
-    assert isinstance(runner, DaskTaskRunner) and runner.cluster_kwargs["n_workers"] == 2
-    result = sweep.with_options(task_runner=runner)(["prepare.train_limit=8,16"], ["prepare"], mini_repo)
-
-    rows = {row["prepare.train_limit"]: row for row in result["rows"]}
-    assert sorted(rows) == [8, 16]
-    assert [rows[n]["fashion_mnist_train_count"] for n in (8, 16)] == [8, 16]
-    assert all(row["mlflow_runs"] == 1 for row in rows.values())
-    runs = mlflow_runs(mini_repo)
-    assert sorted(r.data.tags["dvc.exp_name"] for r in runs) == sorted(row["experiment"] for row in rows.values())
-    assert sorted(train_limit(r) for r in runs) == [8, 16]
-    assert all(r.info.run_id in result["mlflow_compare"] for r in runs)
-    assert set(dvc(mini_repo, "exp", "ls", "--names-only").stdout.split()) == set(r["experiment"] for r in rows.values())
-
-
-@pytest.mark.slow
-def test_two_sweeps_at_once_lose_no_run(mini_repo):
-    from flows.sweep import sweep, task_runner
-
+    local = task_runner(2, dask=True)        # what --dask builds: a LocalCluster of 2 worker processes
+    assert isinstance(local, DaskTaskRunner) and local.cluster_kwargs["n_workers"] == 2
     results, errors = {}, []
 
-    def one(value):
+    def run(label, runner, values):
         try:
-            results[value] = sweep.with_options(task_runner=task_runner(1))([f"prepare.train_limit={value}"],
-                                                                           ["prepare"], mini_repo)
-        except Exception as exc:  # reported below with the value that failed
-            errors.append((value, exc))
+            results[label] = sweep.with_options(task_runner=runner)([f"prepare.train_limit={values}"], ["prepare"],
+                                                                   mini_repo)
+        except Exception as exc:  # reported below with the sweep that failed
+            errors.append((label, exc))
 
-    threads = [threading.Thread(target=one, args=(v,)) for v in (8, 12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # the cluster is started here and given by address (--dask-address), so the test sees its tasks
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client, get_task_stream(client) as stream:
+        threads = [threading.Thread(target=run, args=("dask", task_runner(2, address=cluster.scheduler_address), "8,16")),
+                   threading.Thread(target=run, args=("threads", task_runner(1), "12"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert not errors, errors
-    names = {results[v]["rows"][0]["experiment"] for v in (8, 12)}
-    assert set(dvc(mini_repo, "exp", "ls", "--names-only").stdout.split()) == names
+    assert len(stream.data) >= 2, "the Dask sweep's configurations ran on the Dask workers"
+
+    rows = {row["prepare.train_limit"]: row for result in results.values() for row in result["rows"]}
+    assert sorted(r["prepare.train_limit"] for r in results["dask"]["rows"]) == [8, 16]
+    assert [rows[n]["fashion_mnist_train_count"] for n in (8, 16)] == [8, 16]
+    assert all(row["mlflow_runs"] == 1 for row in rows.values())
+    names = {row["experiment"] for row in rows.values()}
+    assert set(dvc(mini_repo, "exp", "ls", "--names-only").stdout.split()) == names and len(names) == 3
     runs = mlflow_runs(mini_repo)
-    assert sorted(train_limit(r) for r in runs) == [8, 12]
     assert {r.data.tags["dvc.exp_name"] for r in runs} == names
+    assert sorted(train_limit(r) for r in runs) == [8, 12, 16]
+    assert all(r.info.run_id in results["dask"]["mlflow_compare"]
+               for r in runs if r.data.tags["dvc.exp_name"] in {row["experiment"] for row in results["dask"]["rows"]})

@@ -54,7 +54,7 @@ def with_upstream(order: list[str], targets: list[str], root: Path = ROOT) -> li
     return [name for name in order if name in keep]
 
 
-@task(retries=2, retry_delay_seconds=10, task_run_name="dvc repro {stage}")
+@task(task_run_name="dvc repro {stage}")
 def repro_stage(stage: str, force: bool = False, root: Path = ROOT) -> str:
     """Bring one stage up to date through DVC (a no-op when its deps and params are unchanged)."""
     cmd = [sys.executable, "-m", "dvc", "repro", "--single-item", *(["--force"] if force else []), stage]
@@ -90,8 +90,8 @@ def schedule(cron: str | None = None, root: Path = ROOT):
     return Cron(cron or settings.cron, timezone=settings.timezone)
 
 
-def require_server() -> str:
-    """The URL of the Prefect server deployments go to; one clear error when none is set or it is down."""
+def require_server() -> None:
+    """Exit with one clear error unless PREFECT_API_URL names a Prefect server that answers."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
@@ -105,7 +105,6 @@ def require_server() -> str:
     if failure is not None:
         raise SystemExit(f"error: the Prefect server at {url} does not answer ({failure}); start it with "
                          "`make prefect-server` or fix PREFECT_API_URL.")
-    return url
 
 
 def main(argv: list[str] | None = None) -> int:

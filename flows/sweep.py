@@ -216,11 +216,11 @@ def mlflow_runs(names: list[str], root: Path = ROOT) -> tuple[dict[str, list], s
 
 
 def results_table(names: list[str], configs: list[dict[str, str]], root: Path = ROOT) -> tuple[list[dict], str]:
-    """One row per experiment: its name, the swept params, its MLflow run count and every metric that
-    differs between the experiments (all metrics when there is one)."""
+    """One row per experiment: its name, the swept params (as DVC applied them), its MLflow run count and
+    every metric that differs between the experiments (all metrics when there is one)."""
     shown = experiment_rows(names, root)
     runs, link = mlflow_runs(names, root)
-    swept = list(dict.fromkeys(k for c in configs for k in c))
+    swept = list(dict.fromkeys(k.lstrip("+") for c in configs for k in c))
     metrics = {name: shown.get(name, ({}, {}))[1] for name in names}
     metric_keys = sorted({k for m in metrics.values() for k in m})
     if len(names) > 1:

@@ -562,8 +562,8 @@ class Page:
             preview = Path(p.sfm.reports) / f"{s}.png"
             pictures.append(self.figure(self.rel(preview), (
                 f"SfM of <b>{_esc(s)}</b>: {m.get('images_registered')} cameras (red: centre and viewing direction) and "
-                f"{m.get('num_points3d_filtered', 0):,} points after outlier filtering; the plot leaves out points "
-                "beyond the 1st–99th percentile box, so its title counts fewer")) if preview.is_file() else "")
+                f"{m.get('num_points3d_filtered', 0):,} points after outlier filtering (its title says how many fall inside the plotted 1st–99th "
+                "percentile box)")) if preview.is_file() else "")
         if any(pictures):
             track.pictures.append(f"<h4>Cameras and sparse points</h4><div class='grid'>{''.join(pictures)}</div>")
         for m, s, _, rep, data, _ in renderers:

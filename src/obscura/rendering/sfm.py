@@ -248,6 +248,7 @@ def preview(scene_dir: str | os.PathLike, path: str | os.PathLike, max_points: i
     scene_dir = Path(scene_dir)
     pcd = o3d.io.read_point_cloud(str(scene_dir / "sparse" / "points3D.ply"))
     xyz, rgb = np.asarray(pcd.points), np.asarray(pcd.colors)
+    total = len(xyz)
     if len(xyz) > max_points:
         pick = np.random.default_rng(seed).choice(len(xyz), max_points, replace=False)
         xyz, rgb = xyz[pick], rgb[pick]
@@ -276,9 +277,10 @@ def preview(scene_dir: str | os.PathLike, path: str | os.PathLike, max_points: i
         ax.set_xlim(lo[0], hi[0]), ax.set_ylim(lo[1], hi[1]), ax.set_zlim(lo[2], hi[2])
         ax.set_box_aspect(hi - lo)
         ax.view_init(elev=elev, azim=azim)
-        ax.set_title(f"{len(centers)} cameras, {int(keep.sum())} points")
         ax.set_axis_off()
-    fig.tight_layout()
+    shown = "" if int(keep.sum()) == total else f" ({int(keep.sum()):,} inside the plotted range)"
+    fig.suptitle(f"{len(centers)} cameras, {total:,} points{shown}")
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

@@ -42,6 +42,21 @@ def test_ingest_rotates_by_exif_downscales_and_writes_split(tmp_path):
     assert info["split"]["test"] == ["p0.png", "p8.png"] and info["kind"] == "photos"
 
 
+def test_exif_35mm_focal_becomes_the_focal_prior_in_pixels(tmp_path):
+    src = _photos(tmp_path / "in", n=4, size=(80, 60))
+    for i, f35 in enumerate([28, 28, None, 30]):
+        if f35:
+            exif = Image.Exif()
+            exif.get_ifd(0x8769)[0xA405] = f35
+            Image.open(src / f"p{i}.jpg").save(src / f"p{i}.jpg", exif=exif, quality=95)
+    ingest(src, tmp_path / "scene", max_size=40, progress=False)
+    info = json.loads((tmp_path / "scene" / "scene.json").read_text())
+    assert info["focal_prior_px"] == pytest.approx(28 / 36 * 40)  # median of 28, 28, 30 mm; long side 40 px
+    assert info["focal_prior_source"] == "EXIF FocalLengthIn35mmFilm"
+    ingest(_photos(tmp_path / "plain"), tmp_path / "plain_scene", progress=False)
+    assert "focal_prior_px" not in json.loads((tmp_path / "plain_scene" / "scene.json").read_text())
+
+
 def test_ingest_video_takes_frames_at_the_requested_rate(tmp_path):
     import cv2
 

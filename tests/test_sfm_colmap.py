@@ -14,7 +14,7 @@ from obscura.rendering.cameras import pose_errors, read_colmap_model
 from obscura.rendering.ingest import BadImagesError
 from obscura.rendering.scene_format import load_cameras
 from obscura.rendering.scenes.textures import photo
-from obscura.rendering.sfm import ReconstructionError, run_sfm
+from obscura.rendering.sfm import ReconstructionError, camera_prior, first_octave, run_sfm
 from stages import scenes as scenes_stage
 from stages import sfm as sfm_stage
 
@@ -30,7 +30,7 @@ def tiny(tmp_path_factory):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["scenes"].update(output=str(root / "scenes"), width=320, height=240, gt_points=2000,
                          builtin={"room": {"num_views": 16, "fov_x_deg": 65}}, photos={})
-    raw["sfm"].update(scenes=["room"], deterministic=True, first_octave=-1, reports=str(root / "reports"))
+    raw["sfm"].update(scenes=["room"], deterministic=True, first_octave="auto", reports=str(root / "reports"))
     return parse_params(raw), root
 
 
@@ -100,6 +100,31 @@ def test_load_cameras_gives_renderers_the_undistorted_pinhole_model(room):
     assert pose_errors(sfm.poses, gt.poses)["rotation_error_median_deg"] <= 0.1
     with pytest.raises(ObscuraError, match="expected one PINHOLE camera"):
         load_cameras(scene, "sparse")  # SIMPLE_RADIAL: renderers must use the undistorted copy
+
+
+def test_sift_octave_is_chosen_from_the_image_size(tiny):
+    sfm = tiny[0].sfm.model_copy(update={"first_octave": "auto", "max_image_size": 1600})
+    assert first_octave(sfm, 320, 240) == -1 and first_octave(sfm, 600, 1000) == -1
+    assert first_octave(sfm, 1600, 1200) == 0 and first_octave(sfm, 4000, 3000) == 0
+    assert first_octave(sfm.model_copy(update={"max_image_size": 800}), 4000, 3000) == -1  # SIFT sees 800 px
+    assert first_octave(sfm.model_copy(update={"first_octave": 0}), 320, 240) == 0  # a set value wins
+
+
+def test_global_mapper_with_an_exif_focal_prior_registers_the_scene(room, tmp_path):
+    params, root, m = room
+    assert m["sift_first_octave"] == -1 and m["mapper"] == "incremental" and m["focal_prior_px"] == 0
+    scene = tmp_path / "scene"
+    for part in ("images", "ground_truth"):
+        shutil.copytree(root / "scenes" / "room" / part, scene / part)
+    info = json.loads((root / "scenes" / "room" / "scene.json").read_text())
+    gt_focal = load_cameras(root / "scenes" / "room", "ground_truth").intrinsics.fx
+    (scene / "scene.json").write_text(json.dumps({**info, "focal_prior_px": 1.03 * gt_focal}))
+    sfm = params.sfm.model_copy(update={"mapper": "global"})
+    assert camera_prior(sfm, {**info, "focal_prior_px": 300.0}) == f"300,{info['width'] / 2:g},{info['height'] / 2:g},0"
+    g = run_sfm(scene, sfm, seed=params.seed, undistort=False, progress=False)
+    assert g["mapper"] == "global" and g["focal_prior_px"] == pytest.approx(1.03 * gt_focal)
+    assert g["images_registered"] == 16 and g["rotation_error_median_deg"] <= 0.2
+    assert g["focal_error_pct"] < 2.0  # refined away from the 3 % wrong prior
 
 
 def test_deterministic_mode_repeats_the_same_model(room, tmp_path):

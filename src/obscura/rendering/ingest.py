@@ -1,7 +1,8 @@
 """User photos (a folder, or a video) -> a scene directory (``images/`` + ``scene.json``).
 
 Photos are rotated upright from their EXIF orientation, converted to 8-bit RGB, optionally
-downscaled so the longest side is at most ``max_size``, and written as PNG in name order.
+downscaled so the longest side is at most ``max_size``, and written as PNG in name order. Their EXIF
+35 mm-equivalent focal length, when present, becomes ``focal_prior_px`` in scene.json (SfM's initial focal).
 Anything that is not a readable image is rejected up front with the full list of bad files.
 """
 
@@ -88,6 +89,25 @@ def check_images(paths: list[Path], what: str = "images") -> tuple[int, int]:
     return require_one_size(sizes, [p.name for p in paths], what)
 
 
+def exif_focal_35mm(path: Path) -> float | None:
+    """The photo's EXIF ``FocalLengthIn35mmFilm`` (mm), or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            value = im.getexif().get_ifd(0x8769).get(0xA405)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return float(value) if value else None
+
+
+def focal_prior_px(focals_35mm: list[float | None], width: int, height: int) -> float | None:
+    """Focal length in pixels at ``width`` x ``height`` from 35 mm-equivalent focals (36 mm along the long side):
+    the median of the photos that have one, or None when none does."""
+    known = [f for f in focals_35mm if f]
+    return float(np.median(known)) / 36.0 * max(width, height) if known else None
+
+
 def _target_size(size: tuple[int, int], max_size: int | None) -> tuple[int, int]:
     w, h = size
     if max_size is None or max(w, h) <= max_size:
@@ -145,6 +165,7 @@ def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: in
         sizes = [(f.shape[1], f.shape[0]) for f in frames]
         load = lambda i: Image.fromarray(frames[i])  # noqa: E731
         kind = "video"
+        focals = []
     else:
         if source.is_file():
             raise ObscuraError(f"{source}: a single file that is not a video ({', '.join(sorted(VIDEO_SUFFIXES))}). "
@@ -154,6 +175,7 @@ def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: in
         stems = [p.stem for p in paths]
         load = lambda i: _open_upright(paths[i])  # noqa: E731
         kind = "photos"
+        focals = [exif_focal_35mm(p) for p in paths]
     require_count(stems, str(source))
     if len(set(stems)) != len(stems):
         stems = [f"{i:05d}_{s}" for i, s in enumerate(stems)]
@@ -165,6 +187,8 @@ def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: in
         for i, n in enumerate(tqdm(names, desc="ingest", disable=not progress)):
             with load(i) as im:
                 _normalised(im, max_size).save(tmp / "images" / n)
+        focal = focal_prior_px(focals, w, h)
+        prior = {"focal_prior_px": focal, "focal_prior_source": "EXIF FocalLengthIn35mmFilm"} if focal else {}
         write_scene_json(tmp, name or scene_dir.name, kind, str(source), w, h, names, test_every,
-                         max_size=max_size)
+                         max_size=max_size, **prior)
     return {"num_images": len(names), "width": w, "height": h}

@@ -64,8 +64,11 @@ class SfmParams(Section):
     single_camera: bool = Field(True, description="all images share one camera (same device and zoom)")
     max_image_size: int = Field(1600, ge=64, description="SIFT runs on images downscaled to this side")
     max_num_features: int = Field(8192, ge=64)
-    first_octave: int = Field(0, ge=-1, le=2, description="SIFT first octave; -1 upsamples first: ~4x more "
-                              "features, ~4x slower, ~4x smaller pose errors than 0")
+    first_octave: int | Literal["auto"] = Field("auto", description="SIFT first octave; -1 upsamples first: ~4x "
+                                                "more features, ~4x slower, ~4x smaller pose errors than 0; auto: "
+                                                "-1 up to AUTO_OCTAVE_MAX_SIDE px on the long side, else 0")
+    mapper: Literal["incremental", "global"] = Field("incremental", description="incremental (COLMAP) or global "
+                                                     "(GLOMAP-style rotation averaging + global positioning)")
     exhaustive_max_images: int = Field(100, ge=2, description="exhaustive matching up to this many images, else sequential")
     sequential_overlap: int = Field(10, ge=1)
     min_num_matches: int = Field(15, ge=4)
@@ -74,6 +77,13 @@ class SfmParams(Section):
     outlier_neighbors: int = Field(20, ge=2, description="statistical outlier removal: neighbours")
     outlier_std: float = Field(2.0, gt=0, description="statistical outlier removal: std ratio")
     reports: Path = Path("reports/sfm")
+
+    @field_validator("first_octave")
+    @classmethod
+    def _octave(cls, v):
+        if v != "auto" and not -1 <= v <= 2:
+            raise ValueError("first_octave must be auto or -1..2")
+        return v
 
     @field_validator("num_threads")
     @classmethod

@@ -28,25 +28,59 @@ class ReconstructionError(ObscuraError):
     """COLMAP could not reconstruct the scene from these images."""
 
 
-def _options(params: SfmParams, seed: int):
+AUTO_OCTAVE_MAX_SIDE = 1000  # px: SIFT starts one octave up (first_octave -1) on images up to this long side
+
+
+def first_octave(params: SfmParams, width: int, height: int) -> int:
+    """The SIFT first octave for images of this size: the params value, or with ``auto`` -1 (upsample first)
+    when the long side SIFT sees is at most ``AUTO_OCTAVE_MAX_SIDE`` px — small images otherwise yield too few
+    features for accurate poses (0.23° vs 0.063° median rotation error at 400x300) — else 0."""
+    if params.first_octave != "auto":
+        return params.first_octave
+    return -1 if min(max(width, height), params.max_image_size) <= AUTO_OCTAVE_MAX_SIDE else 0
+
+
+def camera_prior(params: SfmParams, scene: dict) -> str:
+    """COLMAP ``camera_params`` from the focal length the photos' EXIF gave at ingest (``focal_prior_px`` in
+    scene.json; principal point at the centre, no distortion), or "" (COLMAP's default guess)."""
+    focal = scene.get("focal_prior_px")
+    if not focal:
+        return ""
+    cx, cy = scene["width"] / 2, scene["height"] / 2
+    layout = {"SIMPLE_PINHOLE": (focal, cx, cy), "PINHOLE": (focal, focal, cx, cy),
+              "SIMPLE_RADIAL": (focal, cx, cy, 0.0), "RADIAL": (focal, cx, cy, 0.0, 0.0),
+              "OPENCV": (focal, focal, cx, cy, 0.0, 0.0, 0.0, 0.0)}[params.camera_model]
+    return ",".join(f"{v:g}" for v in layout)
+
+
+def _options(params: SfmParams, seed: int, width: int, height: int, scene: dict):
     import pycolmap
 
     threads = 1 if params.deterministic else params.num_threads
-    reader = pycolmap.ImageReaderOptions(camera_model=params.camera_model)
+    reader = pycolmap.ImageReaderOptions(camera_model=params.camera_model, camera_params=camera_prior(params, scene))
     extraction = pycolmap.FeatureExtractionOptions(num_threads=threads, max_image_size=params.max_image_size,
                                                    use_gpu=False)
     extraction.sift.max_num_features = params.max_num_features
-    extraction.sift.first_octave = params.first_octave
+    extraction.sift.first_octave = first_octave(params, width, height)
     matching = pycolmap.FeatureMatchingOptions(num_threads=threads, use_gpu=False)
     verification = pycolmap.TwoViewGeometryOptions(min_num_inliers=params.min_num_matches)
-    mapping = pycolmap.IncrementalPipelineOptions(num_threads=threads, min_num_matches=params.min_num_matches,
-                                                  random_seed=seed)
-    mapping.mapper.num_threads = threads
     # Always seeded (params seed); with several threads the scheduling can still reorder work,
     # so `deterministic` (one thread) is what makes models bit-identical.
     verification.ransac.random_seed = seed
-    mapping.mapper.random_seed = seed
-    mapping.triangulation.random_seed = seed
+    if params.mapper == "global":
+        mapping = pycolmap.GlobalPipelineOptions(num_threads=threads, min_num_matches=params.min_num_matches,
+                                                 random_seed=seed)
+        mapping.mapper.num_threads = threads
+        mapping.mapper.random_seed = seed
+        mapping.mapper.rotation_averaging.random_seed = seed
+        mapping.mapper.global_positioning.random_seed = seed
+        mapping.mapper.global_positioning.use_gpu = False
+    else:
+        mapping = pycolmap.IncrementalPipelineOptions(num_threads=threads, min_num_matches=params.min_num_matches,
+                                                      random_seed=seed)
+        mapping.mapper.num_threads = threads
+        mapping.mapper.random_seed = seed
+        mapping.triangulation.random_seed = seed
     return reader, extraction, matching, verification, mapping
 
 
@@ -94,7 +128,10 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
     names = [p.name for p in paths]
     if params.deterministic:
         pycolmap.set_random_seed(seed)
-    reader, extraction, matching, verification, mapping = _options(params, seed)
+    from obscura.rendering.scene_format import read_scene_json
+
+    scene = read_scene_json(scene_dir) if (scene_dir / "scene.json").is_file() else {"width": width, "height": height}
+    reader, extraction, matching, verification, mapping = _options(params, seed, width, height, scene)
     timings: dict[str, float] = {}
     bar = tqdm(total=4 + undistort, desc=f"sfm {scene_dir.name}", unit="phase", disable=not progress)
 
@@ -133,7 +170,8 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
         t0 = time.perf_counter()
         models_dir = out / "models"
         models_dir.mkdir()
-        models = pycolmap.incremental_mapping(db, image_dir, models_dir, options=mapping)
+        mapper = pycolmap.global_mapping if params.mapper == "global" else pycolmap.incremental_mapping
+        models = mapper(db, image_dir, models_dir, options=mapping)
         phase("mapping", t0)
         if not models:
             raise ReconstructionError(
@@ -158,7 +196,9 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
             "mean_reprojection_error_px": rec.compute_mean_reprojection_error(),
             "mean_track_length": rec.compute_mean_track_length(),
             "mean_observations_per_image": rec.compute_mean_observations_per_reg_image(),
-            "width": width, "height": height,
+            "width": width, "height": height, "mapper": params.mapper,
+            "sift_first_octave": extraction.sift.first_octave,
+            "focal_prior_px": float(scene.get("focal_prior_px") or 0.0),
         }
         gt_dir = scene_dir / "ground_truth" / "sparse"
         if gt_dir.is_dir():

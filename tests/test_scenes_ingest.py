@@ -66,9 +66,32 @@ def test_ingest_video_takes_frames_at_the_requested_rate(tmp_path):
         writer.write(np.full((48, 64, 3), i * 12, np.uint8))
     writer.release()
     out = ingest(path, tmp_path / "scene", max_size=None, video_fps=2.0, progress=False)
-    assert out["num_images"] == 4 and (out["width"], out["height"]) == (64, 48)
+    assert out == {"num_images": 4, "width": 64, "height": 48, "dropped_frames": 0}
     first, second = (np.asarray(Image.open(tmp_path / "scene" / "images" / f"frame_{i:05d}.png")) for i in (0, 1))
     assert abs(float(second.mean()) - float(first.mean()) - 5 * 12) < 8  # frame 5 follows frame 0
+
+
+def test_blurry_and_redundant_video_frames_are_dropped_and_listed(tmp_path):
+    import cv2
+
+    from obscura.rendering.ingest import select_frames
+
+    img = (photo("astronaut") * 255).astype(np.uint8)
+    frames = [np.ascontiguousarray(img[i * 8:i * 8 + 96, i * 8:i * 8 + 128]) for i in range(8)]
+    frames[3] = cv2.GaussianBlur(frames[3], (0, 0), 4)       # motion blur
+    frames[6] = frames[5].copy()                              # camera stopped
+    keep, dropped = select_frames(frames)
+    assert keep == [0, 1, 2, 4, 5, 7] and dropped == {"blurry": [3], "redundant": [6]}
+    path = tmp_path / "walk.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 2, (128, 96))
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    out = ingest(path, tmp_path / "scene", max_size=None, video_fps=2.0, progress=False)
+    info = json.loads((tmp_path / "scene" / "scene.json").read_text())
+    assert out["num_images"] == 6 and out["dropped_frames"] == 2
+    assert info["dropped_frames"] == {"blurry": ["frame_00003"], "redundant": ["frame_00006"]}
+    assert "frame_00003.png" not in info["images"] and "frame_00007.png" in info["images"]
 
 
 def test_corrupt_jpeg_and_text_named_jpg_are_listed_in_one_error(tmp_path):

@@ -127,6 +127,18 @@ def test_global_mapper_with_an_exif_focal_prior_registers_the_scene(room, tmp_pa
     assert g["focal_error_pct"] < 2.0  # refined away from the 3 % wrong prior
 
 
+def test_a_video_scene_is_matched_sequentially(room, tmp_path):
+    params, root, m = room
+    assert m["matcher"] == "exhaustive"
+    scene = tmp_path / "video"
+    shutil.copytree(root / "scenes" / "room" / "images", scene / "images")
+    info = json.loads((root / "scenes" / "room" / "scene.json").read_text())
+    (scene / "scene.json").write_text(json.dumps({**info, "kind": "video"}))
+    sfm = params.sfm.model_copy(update={"sequential_overlap": 4})
+    v = run_sfm(scene, sfm, seed=params.seed, undistort=False, progress=False)
+    assert v["matcher"] == "sequential" and v["images_registered"] == 16
+
+
 def test_deterministic_mode_repeats_the_same_model(room, tmp_path):
     params, root, m = room
     scene = tmp_path / "copy"

@@ -3,6 +3,7 @@
 Photos are rotated upright from their EXIF orientation, converted to 8-bit RGB, optionally
 downscaled so the longest side is at most ``max_size``, and written as PNG in name order. Their EXIF
 35 mm-equivalent focal length, when present, becomes ``focal_prior_px`` in scene.json (SfM's initial focal).
+Video frames are sampled at a rate, then blurry and redundant ones are dropped (listed in scene.json).
 Anything that is not a readable image is rejected up front with the full list of bad files.
 """
 
@@ -149,6 +150,27 @@ def video_frames(path: Path, fps: float) -> list[np.ndarray]:
     return frames
 
 
+def select_frames(frames: list[np.ndarray], blur_ratio: float = 0.4,
+                  min_change: float = 1.0) -> tuple[list[int], dict[str, list[int]]]:
+    """Indices of the frames worth reconstructing, and the dropped ones by reason: ``blurry`` (variance of the
+    Laplacian below ``blur_ratio`` × the median frame's: motion blur) and ``redundant`` (mean absolute
+    difference to the last kept frame below ``min_change`` grey levels: the camera did not move)."""
+    import cv2
+
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    sharpness = np.array([cv2.Laplacian(g, cv2.CV_64F).var() for g in grey])
+    floor = blur_ratio * float(np.median(sharpness))
+    keep, dropped = [], {"blurry": [], "redundant": []}
+    for i, g in enumerate(grey):
+        if sharpness[i] < floor:
+            dropped["blurry"].append(i)
+        elif keep and float(np.abs(g.astype(np.float32) - grey[keep[-1]]).mean()) < min_change:
+            dropped["redundant"].append(i)
+        else:
+            keep.append(i)
+    return keep, dropped
+
+
 def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: int | None = 1600,
            video_fps: float = 2.0, test_every: int = 8, name: str | None = None, progress: bool = True) -> dict:
     """Copy and normalise photos (or video frames) from ``source`` into a new scene at ``scene_dir``."""
@@ -161,7 +183,9 @@ def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: in
     source, scene_dir = Path(source), Path(scene_dir)
     if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
         frames = video_frames(source, video_fps)
-        stems = [f"frame_{i:05d}" for i in range(len(frames))]
+        kept, dropped = select_frames(frames)
+        stems = [f"frame_{i:05d}" for i in kept]
+        frames = [frames[i] for i in kept]
         sizes = [(f.shape[1], f.shape[0]) for f in frames]
         load = lambda i: Image.fromarray(frames[i])  # noqa: E731
         kind = "video"
@@ -176,6 +200,7 @@ def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: in
         load = lambda i: _open_upright(paths[i])  # noqa: E731
         kind = "photos"
         focals = [exif_focal_35mm(p) for p in paths]
+        dropped = {}
     require_count(stems, str(source))
     if len(set(stems)) != len(stems):
         stems = [f"{i:05d}_{s}" for i, s in enumerate(stems)]
@@ -189,6 +214,9 @@ def ingest(source: str | os.PathLike, scene_dir: str | os.PathLike, max_size: in
                 _normalised(im, max_size).save(tmp / "images" / n)
         focal = focal_prior_px(focals, w, h)
         prior = {"focal_prior_px": focal, "focal_prior_source": "EXIF FocalLengthIn35mmFilm"} if focal else {}
+        if dropped:
+            prior["dropped_frames"] = {k: [f"frame_{i:05d}" for i in v] for k, v in dropped.items()}
         write_scene_json(tmp, name or scene_dir.name, kind, str(source), w, h, names, test_every,
                          max_size=max_size, **prior)
-    return {"num_images": len(names), "width": w, "height": h}
+    return {"num_images": len(names), "width": w, "height": h,
+            **({"dropped_frames": sum(len(v) for v in dropped.values())} if dropped else {})}

@@ -69,7 +69,7 @@ class SfmParams(Section):
                                                 "-1 up to AUTO_OCTAVE_MAX_SIDE px on the long side, else 0")
     mapper: Literal["incremental", "global"] = Field("incremental", description="incremental (COLMAP) or global "
                                                      "(GLOMAP-style rotation averaging + global positioning)")
-    exhaustive_max_images: int = Field(100, ge=2, description="exhaustive matching up to this many images, else sequential")
+    exhaustive_max_images: int = Field(100, ge=2, description="exhaustive matching up to this many images, else sequential (always for video)")
     sequential_overlap: int = Field(10, ge=1)
     min_num_matches: int = Field(15, ge=4)
     num_threads: int = Field(-1, ge=-1, description="-1: all cores")

@@ -151,7 +151,8 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
                                   reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
         phase("features", t0)
         t0 = time.perf_counter()
-        if len(names) <= params.exhaustive_max_images:
+        sequential = scene.get("kind") == "video" or len(names) > params.exhaustive_max_images
+        if not sequential:
             pycolmap.match_exhaustive(db, matching_options=matching, verification_options=verification,
                                       device=pycolmap.Device.cpu)
         else:
@@ -197,6 +198,7 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
             "mean_track_length": rec.compute_mean_track_length(),
             "mean_observations_per_image": rec.compute_mean_observations_per_reg_image(),
             "width": width, "height": height, "mapper": params.mapper,
+            "matcher": "sequential" if sequential else "exhaustive",
             "sift_first_octave": extraction.sift.first_octave,
             "focal_prior_px": float(scene.get("focal_prior_px") or 0.0),
         }

@@ -42,6 +42,10 @@ def test_evaluate_and_summarise(photo):
     assert {(t["method"], t["bucket"]) for t in table} >= {("harmonic", "10-20"), ("telea", "30-40"),
                                                            ("harmonic", "all")}
     assert metrics["harmonic.10-20.hole_psnr"] > 10
+    for t in table:
+        assert t["hole_psnr_lo"] <= t["hole_psnr"] <= t["hole_psnr_hi"]
+        assert t["full_psnr_lo"] <= t["full_psnr"] <= t["full_psnr_hi"]
+        assert (t["hole_psnr_lo"] == t["hole_psnr_hi"]) == (t["n"] == 1)
     assert all(np.isfinite(v) for v in metrics.values())
 
 

@@ -51,3 +51,19 @@ def test_differentiable_ssim_matches_skimage_and_autograd_in_double(pair):
     ref = ssim_differentiable(check, b.double())
     ref.backward()
     torch.testing.assert_close(a.grad.double(), check.grad, rtol=1e-3, atol=1e-7)
+
+
+def test_bootstrap_interval_of_the_mean_matches_the_normal_approximation():
+    from obscura.metrics import mean_interval
+
+    x = np.random.default_rng(1).normal(10.0, 2.0, 400)
+    lo, hi = mean_interval(x)
+    half = 1.96 * x.std(ddof=1) / np.sqrt(len(x))
+    assert lo < x.mean() < hi
+    assert lo == pytest.approx(x.mean() - half, abs=0.03) and hi == pytest.approx(x.mean() + half, abs=0.03)
+    assert mean_interval(x) == (lo, hi)  # seeded
+    assert mean_interval([3.0, 3.0, 3.0]) == (3.0, 3.0) and mean_interval([5.0]) == (5.0, 5.0)
+    narrow = mean_interval(x, confidence=0.5)
+    assert lo < narrow[0] < narrow[1] < hi
+    with pytest.raises(ValueError):
+        mean_interval([])

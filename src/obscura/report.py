@@ -451,10 +451,12 @@ class Page:
             for r in overall.itertuples():
                 values = {**r._asdict(), **{k: metrics.get(f"{r.method}.all.{k}") for k in ("fid", "kid")}}
                 kind = "deep (trained)" if r.method in deep else "classical"
-                rows.append(Row([_esc(label(r.method)), kind], values, url(r.method)))
+                ci = {k: f" [{values[f'{k}_lo']:.2f}, {values[f'{k}_hi']:.2f}]" for k in ("hole_psnr", "full_psnr")
+                      if _number(values.get(f"{k}_lo")) and _number(values.get(f"{k}_hi"))}
+                rows.append(Row([_esc(label(r.method)), kind], values, url(r.method), extra=ci))
             n_fid = int(metrics.get("inception_images") or cases)
             track.tables.append(table(["Method", "Kind"], cols, rows, caption=(
-                f"Mean over all {cases} cases per method. KID/FID: Inception features of the {n_fid} filled "
+                f"Mean over all {cases} cases per method, [95 % bootstrap interval of the mean]. KID/FID: Inception features of the {n_fid} filled "
                 "images against the originals — with so few images FID is biased upwards; compare KID. "
                 f"Time: one {cfg.image_size}×{cfg.image_size} image on {_esc(self.cpu)}.")))
             by_bucket = frame[frame.bucket != "all"].pivot(index="method", columns="bucket", values="hole_psnr")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from obscura.inpainting.masks import bucket_name
-from obscura.metrics import psnr, ssim
+from obscura.metrics import mean_interval, psnr, ssim
 
 
 def scores(output: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, float]:
@@ -49,8 +49,9 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
 
 
 def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
-    """Mean per (method, bucket) as table rows, and flat metrics ``<method>.<bucket>.<score>``
-    plus ``<method>.all.<score>`` over all buckets."""
+    """Mean per (method, bucket) as table rows (hole and full-image PSNR with 95 % bootstrap intervals over
+    the cases, ``<score>_lo``/``_hi``), and flat metrics ``<method>.<bucket>.<score>`` plus
+    ``<method>.all.<score>`` over all buckets."""
     groups = defaultdict(list)
     for r in rows:
         groups[(r["method"], r["bucket"])].append(r)
@@ -62,6 +63,8 @@ def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
         for k in keys:
             entry[k] = float(np.mean([r[k] for r in rs]))
             metrics[f"{method}.{bucket}.{k}"] = round(entry[k], 6)
+            if k in ("hole_psnr", "full_psnr"):
+                entry[f"{k}_lo"], entry[f"{k}_hi"] = mean_interval([r[k] for r in rs])
         table.append(entry)
     return table, metrics
 

@@ -4,7 +4,8 @@ from obscura.metrics.features import (INCEPTION_NAME, ClassifierFeatures, Featur
                                       PixelFeatures, extract_features, fid_kid, frechet_distance, inception_path,
                                       kernel_distance)
 from obscura.metrics.images import mse, psnr, ssim, ssim_differentiable
+from obscura.metrics.intervals import mean_interval
 
 __all__ = ["INCEPTION_NAME", "ClassifierFeatures", "FeatureNet", "InceptionFeatures", "PixelFeatures",
-           "extract_features", "fid_kid", "frechet_distance", "inception_path", "kernel_distance", "mse", "psnr",
+           "extract_features", "fid_kid", "frechet_distance", "inception_path", "kernel_distance", "mean_interval", "mse", "psnr",
            "ssim", "ssim_differentiable"]

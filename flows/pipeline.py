@@ -25,6 +25,12 @@ from prefect import flow, task
 ROOT = flows.ROOT
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
 def stage_order(root: Path = ROOT) -> list[str]:
     """Every stage of dvc.yaml (foreach items expanded), upstream first, ties by name."""
     import networkx as nx
@@ -123,13 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     sweep_p.add_argument("stages", nargs="*", help="stages to bring up to date in each experiment (default: all)")
     sweep_p.add_argument("-S", "--set", dest="overrides", action="append", required=True, metavar="KEY=V1[,V2...]",
                          help="params.yaml key and its values; several -S give every combination")
-    sweep_p.add_argument("--workers", type=int, help="configurations at once (default: orchestration.sweep_workers)")
+    sweep_p.add_argument("--workers", type=_positive, help="configurations at once (default: "
+                         "orchestration.sweep_workers)")
     sweep_p.add_argument("--dask", action="store_true", help="run on a Dask LocalCluster of --workers processes")
     sweep_p.add_argument("--dask-address", metavar="tcp://HOST:8786", help="run on an existing Dask scheduler")
     sweep_p.add_argument("--out", type=Path, help="also write the results table to this CSV file")
     sub.add_parser("stages", help="print the stages in pipeline order")
     args = parser.parse_args(argv)
     if args.command == "run":
+        unknown = sorted(set(args.stages) - set(stage_order()))
+        if unknown:                                                      # refuse before Prefect starts
+            print(f"error: unknown stage(s) {', '.join(unknown)}; `python -m flows.pipeline stages` lists them.",
+                  file=sys.stderr)
+            return 2
         print(pipeline(args.stages or None, force=args.force))
     elif args.command == "serve":
         require_server()

@@ -9,11 +9,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from obscura.config import Params, params_path
+from obscura.paths import main_root
 from obscura.report import Runs, cpu_name, write_report
 from obscura.tracking import stage_run, tracking_uri
 
 REPORTS = Path("reports")
-VIEWER_BUNDLE = Path("viewer/dist/splat-viewer.js")   # built by `make setup` (npm ci && npm run build)
+VIEWER_BUNDLE = "viewer/dist/splat-viewer.js"   # under the main checkout, built by `make setup` (npm ci && npm run build)
 
 
 def _git(*args: str) -> str:
@@ -35,7 +36,8 @@ def run(params: Params) -> Path:
     out = REPORTS / "index.html"
     params_text = params_path().read_text()
     with stage_run("report", experiment=params.tracking.experiment, seed=params.seed) as tracker:
-        write_report(params, out, Runs.from_store(tracking_uri()), provenance(params_text), params_text, VIEWER_BUNDLE)
+        write_report(params, out, Runs.from_store(tracking_uri()), provenance(params_text), params_text,
+                     main_root() / VIEWER_BUNDLE)
         tracker.log_artifact(out)
     return out
 

@@ -44,7 +44,7 @@ class _DevTools:
         self.next_id = 0
         self.events: list[dict] = []
 
-    def call(self, method: str, timeout: float = 30, **params) -> dict:
+    def call(self, method: str, timeout: float = 90, **params) -> dict:
         self.next_id += 1
         self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
         deadline = time.monotonic() + timeout
@@ -75,7 +75,7 @@ def _errors(events: list[dict]) -> list[str]:
     return out
 
 
-def check_page(page: Path, screenshot: Path, width: int = 1280, height: int = 1600, timeout: float = 40,
+def check_page(page: Path, screenshot: Path, width: int = 1280, height: int = 1600, timeout: float = 120,
                viewer_shots: Path | None = None) -> PageCheck:
     """Load ``page`` (file://), wait until its images and 3D viewers settle, write a ``width``×``height``
     PNG of the top of the page to ``screenshot`` (and of each 3D viewer to ``viewer_shots/viewer-<i>.png``),
@@ -131,7 +131,7 @@ def check_page(page: Path, screenshot: Path, width: int = 1280, height: int = 16
                 process.wait()
 
 
-def _devtools_port(process: subprocess.Popen, profile: Path, timeout: float = 30) -> int:
+def _devtools_port(process: subprocess.Popen, profile: Path, timeout: float = 90) -> int:
     """The port Chromium chose, from the ``DevToolsActivePort`` file it writes into its profile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
@@ -145,4 +145,6 @@ def _devtools_port(process: subprocess.Popen, profile: Path, timeout: float = 30
 if __name__ == "__main__":
     result = check_page(Path(sys.argv[1]), Path(sys.argv[2]))
     print(json.dumps(result.__dict__, indent=1))
-    sys.exit(1 if result.errors or result.broken_images else 0)
+    failed = (result.errors or result.broken_images or not result.settled
+              or any(state != "ready" for state in result.viewer_states))
+    sys.exit(1 if failed else 0)

@@ -124,6 +124,16 @@ def test_schedule_comes_from_params():
     assert schedule("*/5 * * * *", root=REPO).cron == "*/5 * * * *"
 
 
+def test_bad_run_and_sweep_arguments_exit_2_before_prefect_starts(capsys):
+    from flows.pipeline import main
+
+    assert main(["run", "no_such_stage"]) == 2
+    assert "unknown stage(s) no_such_stage" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "-S", "seed=1,2", "--workers", "0"])
+    assert exc.value.code == 2 and "whole number >= 1" in capsys.readouterr().err
+
+
 def test_deployments_need_a_prefect_server(monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -152,7 +152,9 @@ def test_page_is_a_report_not_a_dump(built_page):
                    "magenta", f"{sfm_points:,} points after outlier filtering", "Held-out PSNR (dB)",
                    "commit: <b>abc1234</b>"):
         assert phrase in page, phrase
-    assert re.search(r"300 generated images with\s+600 Fashion-MNIST test images", text)
+    ref = json.loads((reports / "generative/reference.json").read_text())
+    assert re.search(rf"{ref['fid_samples']:,} generated images with\s+{ref['real_samples']:,} Fashion-MNIST test "
+                     "images", text)
     assert "logical cores" in text and f"{orbit_psnr:.2f}" in page                      # CPU named; 3DGS orbit PSNR
     assert "biharmonic.01-10.hole_psnr" not in page and first_loss not in page           # no JSON / CSV dumps
     assert "http://127.0.0.1:5000/#/experiments/4/runs/vaerun" in page                   # numbers link to runs
@@ -163,16 +165,15 @@ def test_page_is_a_report_not_a_dump(built_page):
     assert "../data/gaussians/orbit/point_cloud.ply" in parser.refs
     assert f"{orbit_psnr + 1:.2f}" in page and "assets/rendering/grid-orbit-orbit.mp4" in page
     assert "orbit: NeRF (hash grid); room: 3D Gaussian Splatting" in page          # best per scene in the summary
-    if VIEWER_BUNDLE.is_file():
-        assert "assets/viewer/splat-viewer.js" in parser.refs and "class='splat-viewer'" in page
+    assert VIEWER_BUNDLE.is_file(), "the viewer bundle is built by `make setup` (npm ci && npm run build in viewer/)"
+    assert "assets/viewer/splat-viewer.js" in parser.refs and "class='splat-viewer'" in page
 
 
 @pytest.mark.slow
 def test_page_in_headless_chromium(built_page, tmp_path):
     from browser import check_page, chromium
 
-    if chromium() is None:
-        pytest.skip("chromium is not installed (make setup installs it with apt-get)")
+    assert chromium() is not None, "chromium is not installed (make setup installs it with apt-get)"
     if not VIEWER_BUNDLE.is_file():
         pytest.skip(f"{VIEWER_BUNDLE} is not built (make setup runs npm ci && npm run build in viewer/)")
     shot = tmp_path / "page.png"

@@ -31,7 +31,7 @@ def postgres_bin() -> Path:
     on_path = shutil.which("pg_ctl")
     if on_path:
         return Path(on_path).parent
-    raise ObscuraError("PostgreSQL is not installed (no pg_ctl); `make postgres` installs Debian's postgresql.")
+    raise ObscuraError("PostgreSQL is not installed (no pg_ctl); `make setup` installs Debian's postgresql.")
 
 
 def _as_owner(cmd: list[str]) -> list[str]:
@@ -66,16 +66,17 @@ class Postgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, SUPERUSER, SUPERUSER)
 
-    def start(self, timeout: int = 60) -> str:
+    def start(self, timeout: int = 60) -> bool:
         """Create the cluster if needed, start it (a running one is kept) and its ``mlflow`` database;
-        returns the backend-store URI."""
+        returns whether this call started the cluster (``uri`` is the backend store)."""
         bin_dir = postgres_bin()
         self._prepare_root()
         if not (self.data / "PG_VERSION").is_file():
             _run(_as_owner([str(bin_dir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "-A", "trust",
                             "-E", "UTF8"]), f"initdb in {self.data}", cwd=self.root)
         pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(self.data)]
-        if _run(_as_owner([*pg_ctl, "status"]), "pg_ctl status", check=False, cwd=self.root).returncode != 0:
+        started = _run(_as_owner([*pg_ctl, "status"]), "pg_ctl status", check=False, cwd=self.root).returncode != 0
+        if started:
             try:
                 _run(_as_owner([*pg_ctl, "-l", str(self.root / "postgres.log"), "-w", "-t", str(timeout),
                                 "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root}", "start"]),
@@ -89,7 +90,7 @@ class Postgres:
                        f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"], "looking up the database")
         if exists.stdout.strip() != "1":
             _run([str(bin_dir / "createdb"), *connect, DATABASE], f"creating database {DATABASE}")
-        return self.uri
+        return started
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").is_file():
@@ -126,7 +127,8 @@ def serve(directory: Path, port: int, db_port: int) -> int:
     process group, PostgreSQL with a fast shutdown)."""
     directory = directory.resolve()
     db = Postgres(directory / "postgres", db_port)
-    backend = db.start()
+    started = db.start()
+    backend = db.uri
     artifacts = directory / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}"
@@ -135,6 +137,8 @@ def serve(directory: Path, port: int, db_port: int) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     process = subprocess.Popen(mlflow_server_command(backend, artifacts, port), start_new_session=True)
     try:
+        wait_until_up(url, process)
+        print("ready", flush=True)
         return process.wait()
     except KeyboardInterrupt:
         return 0
@@ -148,4 +152,5 @@ def serve(directory: Path, port: int, db_port: int) -> int:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        db.stop()
+        if started:  # a cluster another server started keeps running
+            db.stop()

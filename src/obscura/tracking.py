@@ -61,7 +61,16 @@ class TrackingUnavailable(ObscuraError):
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{main_root() / 'mlflow.db'}"
+    """``MLFLOW_TRACKING_URI`` (a relative sqlite or file path made absolute against the main checkout, so a
+    DVC temporary experiment copy logs into the user's store), else the checkout's ``mlflow.db``."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        return f"sqlite:///{main_root() / 'mlflow.db'}"
+    for prefix in ("sqlite:///", "file:", ""):
+        if uri.startswith(prefix) and (prefix or (":" not in uri and uri != "databricks")):
+            path = uri[len(prefix):]
+            return uri if path.startswith("/") else f"{prefix}{main_root() / path}"
+    return uri
 
 
 def artifact_location() -> str:

@@ -65,6 +65,10 @@ class Postgres:
         self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, SUPERUSER, SUPERUSER)
+            if subprocess.run(_as_owner(["test", "-x", str(self.root)]), capture_output=True).returncode != 0:
+                raise ObscuraError(f"{self.root}: the {SUPERUSER} user that runs PostgreSQL cannot reach this folder "
+                                   "(a parent folder is private, e.g. /root); pass `--dir` a folder it can reach, "
+                                   "e.g. /var/tmp/obscura-mlflow.")
 
     def start(self, timeout: int = 60) -> bool:
         """Create the cluster if needed, start it (a running one is kept) and its ``mlflow`` database;

@@ -294,17 +294,26 @@ def elect_champion(name: str, headline: Headline, client=None) -> str | None:
     """Point the alias ``champion`` of ``name`` at its best scored version whose training run finished
     (ties: the newest); returns that version, or None when no version qualifies."""
     client = client or _client()
-    candidates = []
-    for v in client.search_model_versions(f"name='{name}'"):
-        score = v.tags.get(headline.metric)
-        if score is None or not v.run_id or client.get_run(v.run_id).info.status != "FINISHED":
-            continue
-        candidates.append((headline.rank(float(score)), -int(v.version)))
-    if not candidates:
-        return None
-    best = str(-min(candidates)[1])
-    client.set_registered_model_alias(name, CHAMPION, best)
-    return best
+
+    def best() -> str | None:
+        candidates = []
+        for v in client.search_model_versions(f"name='{name}'"):
+            score = v.tags.get(headline.metric)
+            if score is None or not v.run_id or client.get_run(v.run_id).info.status != "FINISHED":
+                continue
+            candidates.append((headline.rank(float(score)), -int(v.version)))
+        return str(-min(candidates)[1]) if candidates else None
+
+    chosen = best()
+    for _ in range(10):  # another run scoring concurrently may have read an older list: elect until stable
+        if chosen is None:
+            return None
+        client.set_registered_model_alias(name, CHAMPION, chosen)
+        again = best()
+        if again == chosen:
+            break
+        chosen = again
+    return chosen
 
 
 def ensure_experiment(name: str) -> str:

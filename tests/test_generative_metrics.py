@@ -86,3 +86,33 @@ def test_grid_layout():
     assert g.shape == (2 * 5 + 1, 3 * 5 + 1, 1)
     assert g[1, 1, 0] == 0.5 and g[0, 0, 0] == 1
 
+
+
+def test_diffusion_bound_of_the_exact_denoiser_of_a_point_mass_is_prior_plus_decoder():
+    """Data = one 8-bit image c. The exact ε-predictor gives x̂_0 = c, so every KL(q ‖ p_θ) for t ≥ 1 is 0 and
+    the bound is the closed-form prior KL plus the discretized-Gaussian decoder term."""
+    import math
+
+    from scipy.stats import norm
+
+    from obscura.generative.scheduler import DDPMScheduler
+
+    sched = DDPMScheduler(100, "linear")
+    c = torch.full((1, 1, 4, 4), 2 * 100 / 255 - 1)
+
+    def exact(xt, t):
+        a = sched.alphas_cumprod[t].view(-1, 1, 1, 1)
+        return ((xt.double() - a.sqrt() * c.double()) / (1 - a).sqrt()).float()
+
+    out = M.diffusion_bits_per_dim(exact, sched, c.repeat(3, 1, 1, 1), timesteps=8, seed=0)
+    a_T = float(sched.alphas_cumprod[-1])
+    prior = 0.5 * (a_T * float(c[0, 0, 0, 0]) ** 2 + (1 - a_T) - 1 - math.log(1 - a_T))
+    sigma = math.sqrt(float(sched.betas[0]))
+    decoder = -math.log(norm.cdf(1 / 255 / sigma) - norm.cdf(-1 / 255 / sigma))
+    assert out["bits_per_dim_diffusion"] == pytest.approx(0.0, abs=1e-6)
+    assert out["bits_per_dim_prior"] == pytest.approx(prior / math.log(2), rel=1e-6)
+    assert out["bits_per_dim_decoder"] == pytest.approx(decoder / math.log(2), rel=1e-4)
+    assert out["bits_per_dim"] == pytest.approx((prior + decoder) / math.log(2), rel=1e-4)
+    assert out["nll_bound"] == pytest.approx(16 * (prior + decoder), rel=1e-4)
+    worse = M.diffusion_bits_per_dim(lambda xt, t: torch.zeros_like(xt), sched, c.repeat(3, 1, 1, 1), 8, seed=0)
+    assert worse["bits_per_dim_diffusion"] > 0.1 and worse["bits_per_dim"] > out["bits_per_dim"]

@@ -2,6 +2,7 @@
 evaluation metrics and images, MLflow runs and registered models."""
 
 import json
+import math
 
 import pytest
 
@@ -99,3 +100,24 @@ def test_gan_evaluation_has_no_encoder_scores(tiny_generative):
     assert samples.shape == (ev.fid_samples, 1, 32, 32) and samples.abs().max() <= 1
     assert strip.shape == (4 * ev.blend_steps, 1, 32, 32)        # z-paths only, no encoded endpoints
     assert "blend_off_manifold" not in metrics and "recon_psnr" not in metrics and metrics["fid"] > 0
+
+
+def test_ddpm_evaluation_reports_its_variational_bound_in_bits_per_dim(tiny_generative):
+    import torch
+
+    from obscura.generative.classifier import FashionClassifier
+    from obscura.generative.evaluate import Reference, evaluate_model
+    from obscura.generative.registry import MODELS
+
+    ev = tiny_generative.generative.eval
+    torch.manual_seed(0)
+    ddpm = MODELS.make("ddpm", tiny=True, image_size=32, num_train_timesteps=20, ddim_steps=3).setup().eval()
+    clf = FashionClassifier(1, 32).eval()
+    x = torch.randint(0, 256, (8, 1, 32, 32)).float() * 2 / 255 - 1     # 8-bit images
+    ref = Reference(inception=torch.randn(8, 2048), classifier=clf,
+                    classifier_features=torch.randn(8, clf.num_features), test_images=x)
+    metrics, _, _ = evaluate_model(ddpm, ref, ev, seed=0)
+    parts = sum(metrics[f"bits_per_dim_{k}"] for k in ("prior", "diffusion", "decoder"))
+    assert metrics["bits_per_dim"] == pytest.approx(parts) and metrics["bits_per_dim"] > 0
+    assert metrics["bound_images"] == ev.nll_images and metrics["bound_timesteps"] == ev.bound_timesteps
+    assert metrics["nll_bound"] == pytest.approx(metrics["bits_per_dim"] * 32 * 32 * math.log(2))

@@ -102,6 +102,11 @@ def evaluate_model(model, ref: Reference, ev, seed: int) -> tuple[dict, torch.Te
         nll = M.vae_likelihood(model, ref.test_images[: ev.nll_images], ev.nll_k, seed)
         metrics.update(elbo=nll["elbo"], kl=nll["kl"], nll_is=nll["nll_is"],
                        nll_is_bits_per_dim=nll["nll_is_bits_per_dim"], nll_k=ev.nll_k)
+    if model.config.name == "ddpm":
+        bound = M.diffusion_bits_per_dim(model.diffusion.denoiser(), model.scheduler,
+                                         ref.test_images[: ev.nll_images], ev.bound_timesteps, seed)
+        metrics.update(bound, bound_images=min(ev.nll_images, len(ref.test_images)),
+                       bound_timesteps=ev.bound_timesteps)
     if hasattr(model, "encode"):
         metrics["blend_off_manifold"] = M.blend_off_manifold(model, clf, x_eval, ev.blend_pairs, seed)
     return metrics, samples, blend_strip(model, ref.test_images, ev.blend_steps, seed)

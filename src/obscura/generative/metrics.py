@@ -4,6 +4,8 @@ far they stray from the data manifold. FID/KID and the feature networks live in 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -35,6 +37,59 @@ def vae_likelihood(vae, x: torch.Tensor, k: int, seed: int, batch_size: int = 64
     nll_mean = float(torch.cat(nll).mean())
     return {"elbo": float(torch.cat(elbo).mean()), "kl": float(torch.cat(kl).mean()), "nll_is": nll_mean,
             "nll_is_bits_per_dim": nll_mean / (n_dims * torch.log(torch.tensor(2.0)).item())}
+
+
+def _discretized_gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: float, bins: int = 256) -> torch.Tensor:
+    """log P(x) per element for x on the ``bins`` levels of [−1, 1] under N(mean, std²) integrated over x's bin
+    (the outermost bins extend to ±∞), as DDPM's decoder p(x_0 | x_1)."""
+    half = 1.0 / (bins - 1)
+    normal = torch.distributions.Normal(mean.double(), std)
+    upper = torch.where(x < 1 - 1e-6, normal.cdf(x.double() + half), torch.ones_like(mean, dtype=torch.float64))
+    lower = torch.where(x > -1 + 1e-6, normal.cdf(x.double() - half), torch.zeros_like(mean, dtype=torch.float64))
+    return torch.log((upper - lower).clamp_min(1e-300))
+
+
+@torch.no_grad()
+def diffusion_bits_per_dim(eps_model, scheduler, x0: torch.Tensor, timesteps: int, seed: int,
+                           batch_size: int = 64) -> dict[str, float]:
+    """DDPM's variational bound on −log p(x_0) for 8-bit images ``x0`` in [−1, 1] (Ho et al. eq. 5): the prior
+    term KL(q(x_T | x_0) ‖ N(0, I)), Σ_{t≥1} KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)) with p_θ the
+    ancestral step of ``scheduler`` (variance β̃_t), estimated without bias from ``timesteps`` uniform draws of
+    t per image, and the discretized-Gaussian decoder −log p_θ(x_0 | x_1) (std √β_1). Returns nats per image
+    and bits per dimension (mean over images), and the three parts in bits/dim."""
+    g = torch.Generator().manual_seed(seed)
+    sched, T = scheduler, scheduler.num_train_timesteps
+    dims = x0[0].numel()
+    prior, middle, decoder = [], [], []
+    for i in range(0, len(x0), batch_size):
+        x = x0[i:i + batch_size].double()
+        n = len(x)
+        a_T = sched.alphas_cumprod[-1]
+        prior.append((0.5 * (a_T * x.square() + (1 - a_T) - 1 - torch.log(1 - a_T))).flatten(1).sum(1))
+        noise = torch.randn(x.shape, generator=g, dtype=torch.float64)
+        x1 = sched.add_noise(x, noise, 0)
+        eps = eps_model(x1.float(), torch.zeros(n, dtype=torch.long)).double()
+        mean = sched.predict_x0(eps, 0, x1)                          # the t = 0 ancestral step's mean
+        decoder.append(-_discretized_gaussian_log_prob(x, mean, float(sched.betas[0].sqrt())).flatten(1).sum(1))
+        terms = torch.zeros(n, dtype=torch.float64)
+        for _ in range(timesteps):
+            t = torch.randint(1, T, (n,), generator=g)
+            noise = torch.randn(x.shape, generator=g, dtype=torch.float64)
+            xt = sched.add_noise(x, noise, t)
+            eps = eps_model(xt.float(), t).double()
+            a, a_prev = sched.alphas_cumprod[t], sched.alphas_cumprod_prev[t]
+            c0 = (a_prev.sqrt() * sched.betas[t] / (1 - a)).view(-1, 1, 1, 1)
+            ct = (sched.alphas[t].sqrt() * (1 - a_prev) / (1 - a)).view(-1, 1, 1, 1)
+            true_mean = c0 * x + ct * xt
+            model_mean = c0 * sched.predict_x0(eps, t, xt) + ct * xt
+            var = sched.posterior_variance[t].view(-1, 1, 1, 1)
+            terms += ((true_mean - model_mean).square() / (2 * var)).flatten(1).sum(1)
+        middle.append(terms * (T - 1) / timesteps)
+    parts = {k: torch.cat(v) for k, v in (("prior", prior), ("diffusion", middle), ("decoder", decoder))}
+    nats = parts["prior"] + parts["diffusion"] + parts["decoder"]
+    per_dim = dims * math.log(2)
+    return {"nll_bound": float(nats.mean()), "bits_per_dim": float(nats.mean()) / per_dim,
+            **{f"bits_per_dim_{k}": float(v.mean()) / per_dim for k, v in parts.items()}}
 
 
 def blend(model, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:

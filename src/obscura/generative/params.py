@@ -63,6 +63,8 @@ class EvalParams(Section):
     recon_images: int = Field(ge=1, description="test images for reconstruction MSE/PSNR")
     nll_images: int = Field(ge=1, description="test images for the VAE importance-sampled NLL")
     nll_k: int = Field(ge=1, description="importance samples per image for the VAE NLL")
+    bound_timesteps: int = Field(16, ge=1, description="timesteps drawn per image for the DDPM variational "
+                                 "bound (bits/dim on the nll_images test images)")
     grid: int = Field(ge=1, description="images in the sample grid PNG")
     blend_steps: int = Field(ge=2)
     blend_pairs: int = Field(ge=1, description="test pairs whose blend midpoints give blend_off_manifold")

@@ -137,11 +137,15 @@ class GaussianModel(torch.nn.Module):
 
 
 @contextmanager
-def torch_single_thread():
-    """Run torch's (small, elementwise) ops on one thread so the compiled rasterizer's threads get the
-    cores: two OpenMP pools spinning against each other made a step ~15x slower on 2 cores."""
+def torch_beside_rasterizer():
+    """Torch's thread count while the compiled rasterizer runs: unchanged under numba's workqueue layer (the
+    default here; its workers sleep, and torch on 2 threads made a 58k-gaussian step 0.41-0.50 s instead of
+    0.52-0.60 s), one thread under any other layer (two spinning OpenMP pools made a step ~15x slower)."""
+    import numba
+
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if numba.config.THREADING_LAYER != "workqueue":
+        torch.set_num_threads(1)
     try:
         yield
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from obscura.rendering.gaussians.model import GaussianModel, torch_single_thread
+from obscura.rendering.gaussians.model import GaussianModel, torch_beside_rasterizer
 from obscura.rendering.scene_format import SceneCameras
 from obscura.rendering.views import comparison_grid, evaluate_views, orbit_path, summarize, write_video
 
@@ -17,7 +17,7 @@ from obscura.rendering.views import comparison_grid, evaluate_views, orbit_path,
 def renderer(model: GaussianModel, background):
     """``render(intrinsics, pose) -> {"rgb", "depth"}`` (numpy) for :mod:`obscura.rendering.views`."""
     def render(intrinsics, pose) -> dict[str, np.ndarray]:
-        with torch.no_grad(), torch_single_thread():
+        with torch.no_grad(), torch_beside_rasterizer():
             out = model.render(intrinsics, pose, background)
         return {"rgb": out["rgb"].clamp(0, 1).numpy(), "depth": out["depth"].numpy()}
     return render

@@ -22,7 +22,7 @@ from obscura.methods import read_checkpoint, run_loop, save_checkpoint
 from obscura.metrics import psnr, ssim_differentiable
 from obscura.rendering.cameras import Intrinsics
 from obscura.rendering.gaussians.model import (PARAMS, GaussianModel, GaussiansConfig, random_points, scene_extent,
-                                              torch_single_thread)
+                                              torch_beside_rasterizer)
 from obscura.rendering.gaussians.ply import write_ply
 from obscura.rendering.gaussians.strategy import DensityControl, make_optimizer
 from obscura.rendering.scene_format import SceneCameras, load_cameras
@@ -138,7 +138,7 @@ def train(scene_dir: str | os.PathLike, out_dir: str | os.PathLike, config: Gaus
         return point
 
     hooks = [(eval_every, evaluate)] if eval_every and cams.test else []
-    with torch_single_thread():
+    with torch_beside_rasterizer():
         result = run_loop(task, config.steps, seed=seed, state_path=state, log=log, log_every=log_every,
                           checkpoint_every=checkpoint_every, hooks=hooks, desc=f"3dgs {Path(scene_dir).name}",
                           postfix=("loss", "psnr", "gaussians"),

@@ -9,8 +9,8 @@ walks the list back to front from there, recovering T by dividing by (1 - alpha)
 
 CPU layout: one parallel task per tile (tiles interleaved between threads). Inside it gaussians are the outer
 loop (their parameters are read once per tile, as the CUDA kernel's shared-memory batches are); the tile is
-split into vertical strips 16 pixels wide (8 for 8-px tiles) and each gaussian sweeps, as one branch-free SIMD
-loop per strip, the strip rows where its alpha can reach 1/255 (rows whose pixels are all finished are skipped). Per-pixel state
+split into 8-pixel-wide vertical strips and each gaussian sweeps, as one branch-free SIMD loop per strip, the
+strip rows where its alpha can reach 1/255 (rows whose pixels are all finished are skipped). Per-pixel state
 lives in one tile-local array at fixed offsets, indexed by unsigned integers, so that LLVM vectorises without
 alias checks or negative-index wrap-around. Arithmetic is in the inputs' dtype (float32 or float64),
 with a polynomial exp (relative error < 3e-6 in float32, < 1e-12 in float64). The backward pass writes one
@@ -186,7 +186,7 @@ def _kernels(tile: int, dtype: type):
     kcb = (zero, one, amax, amin, half)
     # pixels are stored strip by strip (vertical bands ``lanes`` wide), each strip row by row, so that a gaussian
     # sweeps only the strips its ellipse crosses, each as contiguous whole strip rows
-    lanes = 16 if tile % 16 == 0 else 8 if tile % 8 == 0 else tile  # 16: 14-22 ns/pair on 1 thread, 8: 17-25
+    lanes = 8 if tile % 8 == 0 else tile
     strips = tile // lanes
 
     @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)

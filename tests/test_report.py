@@ -155,6 +155,7 @@ def test_page_is_a_report_not_a_dump(built_page):
     ref = json.loads((reports / "generative/reference.json").read_text())
     assert re.search(rf"{ref['fid_samples']:,} generated images with\s+{ref['real_samples']:,} Fashion-MNIST test "
                      "images", text)
+    assert re.search(r"KID ×10³ [\d.]+ ± [\d.]+ \(real-vs-real floor [\d.]+\), FID [\d.]+ \(floor", text)  # KID leads
     assert "logical cores" in text and f"{orbit_psnr:.2f}" in page                      # CPU named; 3DGS orbit PSNR
     assert "biharmonic.01-10.hole_psnr" not in page and first_loss not in page           # no JSON / CSV dumps
     assert "http://127.0.0.1:5000/#/experiments/4/runs/vaerun" in page                   # numbers link to runs

@@ -340,11 +340,14 @@ class Page:
                           f"same set — the real-vs-real floor at this sample count, not zero."
                           if ref else "FID/KID reference features not computed yet (stage generative_reference).")
         if results:
-            best = min(results, key=lambda m: results[m].get("fid", math.inf))
+            best = min(results, key=lambda m: results[m].get("kid", math.inf))     # KID: unbiased at these counts
+            r = results[best]
+            std = f" ± {1e3 * r['kid_std']:.1f}" if _number(r.get("kid_std")) else ""
             track.best = label(best)
-            track.headline = (f"FID {results[best]['fid']:.1f} (real-vs-real floor "
-                              f"{ref.get('fid_real_baseline', math.nan):.1f}), KID ×10³ {1e3 * results[best]['kid']:.1f}")
-            cols = [Col("fid", "FID", fixed(1), "min"), Col("kid", "KID ×10³", fixed(2), "min", 1e3),
+            track.headline = (f"KID ×10³ {1e3 * r['kid']:.1f}{std} (real-vs-real floor "
+                              f"{1e3 * ref.get('kid_real_baseline', math.nan):.1f}), FID {r['fid']:.1f} (floor "
+                              f"{ref.get('fid_real_baseline', math.nan):.1f})")
+            cols = [Col("kid", "KID ×10³", fixed(2), "min", 1e3), Col("fid", "FID", fixed(1), "min"),
                     Col("fd_classifier", "Classifier FD", fixed(1), "min"),
                     Col("recon_psnr", "Reconstruction PSNR (dB)", fixed(2), "max"),
                     Col("nll_is_bits_per_dim", "NLL (bits/dim)", fixed(3), "min"),

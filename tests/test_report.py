@@ -175,8 +175,7 @@ def test_page_in_headless_chromium(built_page, tmp_path):
     from browser import check_page, chromium
 
     assert chromium() is not None, "chromium is not installed (make setup installs it with apt-get)"
-    if not VIEWER_BUNDLE.is_file():
-        pytest.skip(f"{VIEWER_BUNDLE} is not built (make setup runs npm ci && npm run build in viewer/)")
+    assert VIEWER_BUNDLE.is_file(), f"{VIEWER_BUNDLE} is not built (make setup runs npm ci && npm run build in viewer/)"
     shot = tmp_path / "page.png"
     result = check_page(built_page, shot, viewer_shots=tmp_path)
     assert result.settled and not result.errors and not result.broken_images, result

@@ -77,11 +77,8 @@ def diffusion_bits_per_dim(eps_model, scheduler, x0: torch.Tensor, timesteps: in
             noise = torch.randn(x.shape, generator=g, dtype=torch.float64)
             xt = sched.add_noise(x, noise, t)
             eps = eps_model(xt.float(), t).double()
-            a, a_prev = sched.alphas_cumprod[t], sched.alphas_cumprod_prev[t]
-            c0 = (a_prev.sqrt() * sched.betas[t] / (1 - a)).view(-1, 1, 1, 1)
-            ct = (sched.alphas[t].sqrt() * (1 - a_prev) / (1 - a)).view(-1, 1, 1, 1)
-            true_mean = c0 * x + ct * xt
-            model_mean = c0 * sched.predict_x0(eps, t, xt) + ct * xt
+            true_mean = sched.posterior_mean(x, t, xt)
+            model_mean = sched.posterior_mean(sched.predict_x0(eps, t, xt), t, xt)
             var = sched.posterior_variance[t].view(-1, 1, 1, 1)
             terms += ((true_mean - model_mean).square() / (2 * var)).flatten(1).sum(1)
         middle.append(terms * (T - 1) / timesteps)

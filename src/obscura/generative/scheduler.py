@@ -109,14 +109,19 @@ class DDPMScheduler:
         x0 = (x_t - (1 - a).sqrt() * eps) / a.sqrt()
         return x0.clamp(-1, 1) if self.clip_sample else x0
 
+    def posterior_mean(self, x0: torch.Tensor, t, x_t: torch.Tensor) -> torch.Tensor:
+        """μ̃_t(x_t, x_0), the mean of q(x_{t−1} | x_t, x_0) (t an int or a (N,) tensor)."""
+        f64 = x_t.new_empty((), dtype=torch.float64)            # coefficients in float64, then x_t's dtype
+        a, a_prev = self._at(self.alphas_cumprod, t, f64), self._at(self.alphas_cumprod_prev, t, f64)
+        beta, alpha = self._at(self.betas, t, f64), self._at(self.alphas, t, f64)
+        c0, ct = a_prev.sqrt() * beta / (1 - a), alpha.sqrt() * (1 - a_prev) / (1 - a)
+        shape = (-1, *([1] * (x_t.ndim - 1))) if c0.ndim else ()
+        return c0.reshape(shape).to(x_t.dtype) * x0 + ct.reshape(shape).to(x_t.dtype) * x_t
+
     def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None,
              noise: torch.Tensor | None = None) -> torch.Tensor:
         """Ancestral step x_t → x_{t−1} ~ N(μ̃_t(x_t, x̂_0), β̃_t I) (no noise added at t = 0)."""
-        x0 = self.predict_x0(eps, t, x_t)
-        a, a_prev = self.alphas_cumprod[t], self.alphas_cumprod_prev[t]
-        c0 = (a_prev.sqrt() * self.betas[t] / (1 - a)).item()
-        ct = (self.alphas[t].sqrt() * (1 - a_prev) / (1 - a)).item()
-        mean = c0 * x0 + ct * x_t
+        mean = self.posterior_mean(self.predict_x0(eps, t, x_t), t, x_t)
         if t == 0:
             return mean
         if noise is None:

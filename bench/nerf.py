@@ -77,30 +77,12 @@ def _last_samples(task: NerfTask) -> float:
 
 def encoding_profile(n: int = 1 << 16, repeats: int = 3) -> dict:
     """Forward + backward seconds of the default hash encoding on ``n`` points: numba kernels vs the
-    same lookup written as plain torch gathers (what profiling pointed at)."""
-    from obscura.rendering.nerf.hashgrid import HashGrid
+    same lookup written as plain torch gathers (``hash_encode_reference``, what profiling pointed at)."""
+    from obscura.rendering.nerf.hashgrid import HashGrid, hash_encode_reference
 
     c = MODELS.make("grid")
     grid = HashGrid(c.levels, c.features, c.log2_size, c.min_res, c.max_res)
     x = torch.rand(n, 3)
-    corners = torch.tensor([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)])
-    primes = torch.tensor([1, 2654435761, 805459861])
-    size = grid.table.shape[1]
-
-    def torch_encode(x):
-        out = []
-        for level, res in enumerate(grid.res):
-            p = x * int(res)
-            cell = p.floor()
-            frac = p - cell
-            c = cell.long()[:, None] + corners
-            if grid.hashed[level]:
-                index = (c[..., 0] * primes[0] ^ c[..., 1] * primes[1] ^ c[..., 2] * primes[2]) & (size - 1)
-            else:
-                index = c[..., 0] + (res + 1) * (c[..., 1] + (res + 1) * c[..., 2])
-            w = torch.where(corners.bool(), frac[:, None], 1 - frac[:, None]).prod(-1)
-            out.append((grid.table[level][index] * w[..., None]).sum(1))
-        return torch.cat(out, -1)
 
     def timed(fn):
         best = float("inf")
@@ -111,7 +93,8 @@ def encoding_profile(n: int = 1 << 16, repeats: int = 3) -> dict:
             best = min(best, time.perf_counter() - t)
         return best
 
-    return {"points": n, "numba_seconds": timed(grid), "torch_seconds": timed(torch_encode)}
+    return {"points": n, "numba_seconds": timed(grid),
+            "torch_seconds": timed(lambda x: hash_encode_reference(x, grid.table, grid.res, grid.hashed))}
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from obscura.errors import ObscuraError
 from obscura.methods import TrainingDiverged, run_loop
 from obscura.metrics import psnr
 from obscura.rendering.cameras import Intrinsics, look_at, project
+from obscura.rendering.nerf.hashgrid import HashGrid, hash_encode_reference
 from obscura.rendering.nerf.occupancy import OccupancyGrid
 from obscura.rendering.nerf.registry import MODELS
 from obscura.rendering.nerf.train import (
@@ -27,6 +28,7 @@ from obscura.rendering.nerf.train import (
 )
 from obscura.rendering.nerf.volume import (
     contract,
+    distortion,
     render_weights,
     sample_pdf,
     stratified,
@@ -66,6 +68,44 @@ def test_constant_density_slab_matches_the_analytic_transmittance():
     np.testing.assert_allclose(trans.numpy(), expected.numpy(), atol=1e-5)
     opacity = torch.zeros(2).index_add(0, ray_ids, weights)
     np.testing.assert_allclose(opacity.numpy(), 1 - math.exp(-2), atol=1e-5)
+
+
+def test_hash_encoding_kernels_match_the_torch_reference():
+    grid = HashGrid(levels=6, features=2, log2_size=10, min_res=3, max_res=200, seed=1)
+    assert grid.hashed.any() and not grid.hashed.all()            # both lookups are exercised
+    with torch.no_grad():
+        grid.table.uniform_(-1, 1)
+    x = torch.rand(2000, 3, generator=torch.Generator().manual_seed(0))
+    out = grid(x)
+    ref = hash_encode_reference(x, grid.table, grid.res, grid.hashed)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    w = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
+    (out * w).sum().backward()
+    fast = grid.table.grad.clone()
+    grid.table.grad = None
+    (ref * w).sum().backward()
+    torch.testing.assert_close(fast, grid.table.grad, atol=1e-4, rtol=1e-4)
+    assert fast.abs().sum() > 0
+
+
+def test_distortion_loss_matches_the_pairwise_sum_and_prefers_a_surface_to_fog():
+    g = torch.Generator().manual_seed(0)
+    counts = [5, 1, 7]
+    ray_ids = torch.repeat_interleave(torch.arange(3), torch.tensor(counts))
+    t0 = torch.cat([torch.sort(torch.rand(k, generator=g) * 4).values for k in counts])
+    t1 = t0 + torch.rand(len(t0), generator=g) * 0.2
+    w = torch.rand(len(t0), generator=g)
+    expected = 0.0
+    for r in range(3):
+        sel = ray_ids == r
+        m, d, wr = (t0[sel] + t1[sel]) / 2, t1[sel] - t0[sel], w[sel]
+        expected += float((wr[:, None] * wr[None] * (m[:, None] - m[None]).abs()).sum() + (wr ** 2 * d).sum() / 3)
+    assert float(distortion(w, t0, t1, ray_ids, 3)) == pytest.approx(expected / 3, rel=1e-5)
+    edges = torch.linspace(0, 1, 33)
+    ids = torch.zeros(32, dtype=torch.long)
+    fog, surface = torch.full((32,), 1 / 32), torch.zeros(32)
+    surface[10] = 1.0
+    assert distortion(surface, edges[:-1], edges[1:], ids, 1) < distortion(fog, edges[:-1], edges[1:], ids, 1) / 5
 
 
 def test_hierarchical_sampling_follows_the_coarse_weights():

@@ -23,7 +23,7 @@ from obscura.rendering.nerf.base import (
 )
 from obscura.rendering.nerf.hashgrid import HashGrid
 from obscura.rendering.nerf.occupancy import OccupancyGrid, step_edges
-from obscura.rendering.nerf.volume import composite, render_weights, segment_starts
+from obscura.rendering.nerf.volume import composite, distortion, render_weights, segment_starts
 
 
 @dataclass
@@ -34,7 +34,8 @@ class GridConfig(MethodConfig):
     longer steps, through every cell, for the first ``occupancy_warmup`` steps); occupancy grid of
     ``occupancy_res`` cells along the longest side, re-measured every ``occupancy_every`` steps after
     the warm-up; samples behind transmittance ``early_stop`` are dropped (``GridNeRF.visible``); at most
-    ``max_samples`` samples per training step."""
+    ``max_samples`` samples per training step. ``distortion`` weighs mip-NeRF 360's distortion loss
+    (distances in box diagonals), which pulls each ray's weight onto one surface instead of fog."""
 
     name: ClassVar[str] = "grid"
     tiny_overrides: ClassVar[dict] = {"levels": 4, "log2_size": 12, "max_res": 64, "hidden": 16,
@@ -65,6 +66,7 @@ class GridConfig(MethodConfig):
     lr: float = 3e-2
     lr_final: float = 3e-3
     weight_decay: float = 1e-6
+    distortion: float = 0.0
 
     def validate(self) -> None:
         if not 0 <= self.dir_degree <= 2:
@@ -86,7 +88,7 @@ class GridNeRF(NerfModel):
         self.color_net = mlp(c.geo_features + (c.dir_degree + 1) ** 2, c.hidden, 2, 3)
         half = box.half / box.half.max()
         res = (np.full(3, c.occupancy_res) if c.contract else np.maximum(8, np.round(c.occupancy_res * half)))
-        diagonal = 2 * float(np.linalg.norm(box.half))
+        self.diagonal = diagonal = 2 * float(np.linalg.norm(box.half))
         self.step_size = diagonal / c.march_steps
         far = float(box.half.max()) * c.far_factor if c.contract else diagonal * 1.01
         self.fine_edges = step_edges(far, self.step_size, c.cone, diagonal / 16)
@@ -138,6 +140,8 @@ class GridNeRF(NerfModel):
         weights, _ = render_weights(sigma, t1 - t0, ray_ids, n_rays)
         out = composite(weights, rgb, mid, ray_ids, n_rays, self.background)
         out["n_rays"], out["samples"] = n_rays, len(ray_ids)
+        if generator is not None and self.config.distortion > 0:
+            out["distortion"] = distortion(weights, t0 / self.diagonal, t1 / self.diagonal, ray_ids, n_rays)
         return out
 
     @torch.no_grad()

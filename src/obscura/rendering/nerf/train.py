@@ -65,7 +65,8 @@ class RaySampler:
 
 class NerfTask:
     """Adam with an exponential learning-rate decay from ``lr`` to ``lr_final``; MSE on the rays that fit
-    in the step's sample budget (+ the coarse network's MSE for ``vanilla``)."""
+    in the step's sample budget (+ the coarse network's MSE for ``vanilla``, + the weighted distortion loss
+    when the model returns one)."""
 
     def __init__(self, model: NerfModel, sampler: RaySampler):
         self.model, self.sampler, c = model, sampler, model.config
@@ -84,6 +85,8 @@ class NerfTask:
         n = out["n_rays"]
         mse = (out["rgb"] - target[:n]).square().mean()
         loss = mse + ((out["rgb_coarse"] - target[:n]).square().mean() if "rgb_coarse" in out else 0.0)
+        if "distortion" in out:
+            loss = loss + c.distortion * out["distortion"]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

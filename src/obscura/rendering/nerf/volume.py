@@ -35,10 +35,28 @@ def render_weights(sigmas: torch.Tensor, deltas: torch.Tensor, ray_ids: torch.Te
     first sample, in float64 so that thousands of rays in one sum do not eat the precision.
     """
     tau = sigmas * deltas
-    total = torch.cumsum(tau.double(), 0) - tau.double()          # exclusive, over all rays
-    starts, _ = segment_starts(ray_ids, n_rays)
-    trans = torch.exp(-(total - total[starts[ray_ids]])).to(sigmas.dtype)
+    trans = torch.exp(-segment_cumsum(tau, ray_ids, n_rays))
     return trans * (1 - torch.exp(-tau)), trans
+
+
+def segment_cumsum(values: torch.Tensor, ray_ids: torch.Tensor, n_rays: int) -> torch.Tensor:
+    """Per-ray exclusive cumulative sum of packed ``values`` (float64 inside, as ``render_weights``)."""
+    total = torch.cumsum(values.double(), 0) - values.double()
+    starts, _ = segment_starts(ray_ids, n_rays)
+    return (total - total[starts[ray_ids]]).to(values.dtype)
+
+
+def distortion(weights: torch.Tensor, t0: torch.Tensor, t1: torch.Tensor, ray_ids: torch.Tensor,
+               n_rays: int) -> torch.Tensor:
+    """Mean over rays of the distortion loss of mip-NeRF 360 (eq. 15), in O(samples) with per-ray prefix
+    sums: ``Σ_ij w_i w_j |m_i − m_j| + ⅓ Σ_i w_i² Δ_i`` (``m`` interval midpoints, ``Δ`` lengths). It is
+    small when each ray's weight sits in one short interval (a surface) rather than spread as fog."""
+    mid, delta = (t0 + t1) / 2, t1 - t0
+    w_before = segment_cumsum(weights, ray_ids, n_rays)
+    wm_before = segment_cumsum(weights * mid, ray_ids, n_rays)
+    inter = 2 * (weights * (mid * w_before - wm_before)).sum()
+    intra = (weights.square() * delta).sum() / 3
+    return (inter + intra) / max(n_rays, 1)
 
 
 def accumulate(weights: torch.Tensor, values: torch.Tensor | None, ray_ids: torch.Tensor, n_rays: int) -> torch.Tensor:

@@ -3,6 +3,7 @@ render time, samples kept per ray and time per step; plus where a step's time go
 in plain torch vs the compiled kernels). Prints one JSON object.
 
     python bench/nerf.py [--scene data/scenes/orbit] [--marks 60 120 300 600] [--models grid vanilla] [--views 2]
+                         [--set FIELD=VALUE ...]   (config overrides of every listed model that has the field)
 
 Evaluation (the first ``--views`` held-out views at full size) is excluded from the clock. Needs `dvc repro sfm@orbit` (or --poses ground_truth).
 """
@@ -16,6 +17,7 @@ import time
 
 import numpy as np
 import torch
+import yaml
 
 from obscura.methods import run_loop
 from obscura.metrics import psnr
@@ -34,11 +36,13 @@ class _Done(Exception):
     pass
 
 
-def race(name: str, cams, marks: list[float], views: list[int], seed: int = 0) -> dict:
+def race(name: str, cams, marks: list[float], views: list[int], seed: int = 0, overrides: dict | None = None) -> dict:
     """Train ``name`` (its default config at a constant learning rate: the clock, not a step count,
     ends the run) and score the held-out ``views`` whenever the training clock passes a mark."""
     targets = cams.load_images(views)
-    model = build_model(name, MODELS.make(name, steps=10**9), cams, seed)
+    fields = MODELS.config_class(name).field_names()
+    config = MODELS.make(name, **{k: v for k, v in (overrides or {}).items() if k in fields}, steps=10**9)
+    model = build_model(name, config, cams, seed)
     task = NerfTask(model, RaySampler(cams, cams.train))
     points, clock = [], {"start": time.perf_counter(), "paused": 0.0}
 
@@ -104,14 +108,18 @@ def main() -> None:
     ap.add_argument("--marks", type=float, nargs="+", default=[60, 120, 300, 600])
     ap.add_argument("--models", nargs="+", default=["grid", "vanilla"], choices=MODELS.names())
     ap.add_argument("--views", type=int, default=2, help="held-out views scored at each mark (full size)")
+    ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", help="config overrides, e.g. distortion=0.01")
     args = ap.parse_args()
+    if any("=" not in item for item in args.set):
+        ap.error("--set takes FIELD=VALUE items, e.g. --set distortion=0.01")
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     cams = scene_cameras(args.scene, args.poses)
     views = cams.test[:args.views]
-    out = {"scene": args.scene, "poses": args.poses, "threads": torch.get_num_threads(),
+    out = {"scene": args.scene, "poses": args.poses, "threads": torch.get_num_threads(), "overrides": overrides,
            "scored_views": [cams.names[i] for i in views],
            "encoding_fwd_bwd": encoding_profile(), "models": {}}
     for name in args.models:
-        out["models"][name] = race(name, cams, sorted(args.marks), views)
+        out["models"][name] = race(name, cams, sorted(args.marks), views, overrides=overrides)
     if {"grid", "vanilla"} <= set(out["models"]):
         g, v = (out["models"][k]["curve"] for k in ("grid", "vanilla"))
         out["grid_minus_vanilla_db"] = [round(a["test_psnr"] - b["test_psnr"], 2) for a, b in zip(g, v)]

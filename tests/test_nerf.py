@@ -33,6 +33,7 @@ from obscura.rendering.nerf.volume import (
     sample_pdf,
     stratified,
 )
+from obscura.rendering.rays import rays
 from obscura.rendering.scene_format import SceneCameras
 from obscura.rendering.scenes import build_scene, make_scene
 
@@ -180,6 +181,21 @@ def test_tiny_model_learns_and_beats_a_flat_image(tiny_scene, name):
     assert out["rgb"].shape == target.shape and out["depth"].shape == target.shape[:2]
     flat = np.broadcast_to(target.mean((0, 1)), target.shape)
     assert psnr(out["rgb"], target) > psnr(flat, target) + 1.0
+
+
+def test_grid_render_reusing_the_visibility_pass_equals_a_full_network_pass(tiny_scene):
+    cams = scene_cameras(tiny_scene, "ground_truth")
+    model = build_model("grid", MODELS.make("grid", tiny=True, steps=30), cams)
+    run_loop(NerfTask(model, RaySampler(cams, cams.train)), 30, progress=False)
+    origins, dirs = (a.reshape(-1, 3) for a in rays(cams.intrinsics, cams.poses[cams.test[0]]))
+    dirs = dirs / dirs.norm(dim=-1, keepdim=True)
+    model.eval()
+    with torch.no_grad():
+        reused = model.render_rays(origins, dirs)
+    full = model.render_rays(origins, dirs)                       # with gradients: densities recomputed
+    assert reused["samples"] == full["samples"] > 0
+    for key in ("rgb", "acc", "depth"):
+        torch.testing.assert_close(reused[key], full[key].detach(), atol=1e-5, rtol=1e-4)
 
 
 def test_resume_gives_the_same_state_as_an_uninterrupted_run(tiny_scene, tmp_path):

@@ -121,20 +121,25 @@ class GridNeRF(NerfModel):
 
     def render_rays(self, origins, dirs, generator=None, max_samples: int | None = None):
         """Per-ray colour, opacity, distance; ``n_rays`` (the first rays whose samples fit in
-        ``max_samples``; the others are not rendered) and ``samples`` (network evaluations with gradient)."""
+        ``max_samples``; the others are not rendered) and ``samples`` (network evaluations with gradient).
+        Without gradients the densities of the visibility pass are reused (one network pass per sample)."""
         origins, dirs = self.to_box_frame(origins, dirs)
         samples = self.march(origins, dirs, generator)
         n_rays = len(origins)
         if max_samples is not None:                               # bounds the density pass below
             samples, n_rays = _first_rays(samples, n_rays, 4 * max_samples)
+        reuse = not torch.is_grad_enabled() and max_samples is None
+        sigma = geo = None
         if self.config.early_stop > 0 and len(samples[0]):
-            samples = tuple(a[self.visible(origins, dirs, samples, n_rays)] for a in samples)
+            keep, sigma, geo = self.visible(origins, dirs, samples, n_rays, features=reuse)
+            samples = tuple(a[keep] for a in samples)
+            sigma, geo = (sigma[keep], geo[keep]) if reuse else (None, None)
         if max_samples is not None:
             samples, n_rays = _first_rays(samples, n_rays, max_samples)
         ray_ids, t0, t1 = samples
         mid = (t0 + t1) / 2
-        pts = self.to_unit(origins[ray_ids] + mid[:, None] * dirs[ray_ids])
-        sigma, geo = self.density(pts, with_features=True)
+        if sigma is None:
+            sigma, geo = self.density(self.to_unit(origins[ray_ids] + mid[:, None] * dirs[ray_ids]), with_features=True)
         view = spherical_harmonics(dirs[ray_ids], self.config.dir_degree)
         rgb = torch.sigmoid(self.color_net(torch.cat([geo, view], -1)))
         weights, _ = render_weights(sigma, t1 - t0, ray_ids, n_rays)
@@ -145,10 +150,11 @@ class GridNeRF(NerfModel):
         return out
 
     @torch.no_grad()
-    def visible(self, origins, dirs, samples, n_rays: int, window: int = 16) -> torch.Tensor:
+    def visible(self, origins, dirs, samples, n_rays: int, window: int = 16, features: bool = False):
         """Mask of the samples before each ray's transmittance falls below ``early_stop``: densities
         are evaluated front to back, ``window`` samples per ray at a time, for the rays still
-        transparent (a ray keeps at most one window past that point)."""
+        transparent (a ray keeps at most one window past that point). With ``features``, also the
+        densities and geometry features of the kept samples (else None, None)."""
         ray_ids, t0, t1 = samples
         starts, counts = segment_starts(ray_ids, n_rays)
         rank = torch.arange(len(ray_ids)) - starts[ray_ids]
@@ -156,6 +162,8 @@ class GridNeRF(NerfModel):
         bounds = torch.searchsorted(rank[order], torch.arange(0, int(counts.max()) + window, window)).tolist()
         depth, limit = torch.zeros(n_rays), -math.log(self.config.early_stop)
         keep = torch.zeros(len(ray_ids), dtype=torch.bool)
+        sigma = torch.zeros(len(ray_ids)) if features else None
+        geo = torch.zeros(len(ray_ids), self.config.geo_features) if features else None
         for a, b in itertools.pairwise(bounds):
             idx = order[a:b]
             idx = idx[depth[ray_ids[idx]] < limit]
@@ -163,8 +171,13 @@ class GridNeRF(NerfModel):
                 break
             keep[idx] = True
             pts = self.to_unit(origins[ray_ids[idx]] + ((t0[idx] + t1[idx]) / 2)[:, None] * dirs[ray_ids[idx]])
-            depth.index_add_(0, ray_ids[idx], self.density(pts) * (t1[idx] - t0[idx]))
-        return keep
+            if features:
+                sigma[idx], geo[idx] = self.density(pts, with_features=True)
+                s = sigma[idx]
+            else:
+                s = self.density(pts)
+            depth.index_add_(0, ray_ids[idx], s * (t1[idx] - t0[idx]))
+        return keep, sigma, geo
 
     def parameter_groups(self) -> list[dict]:
         return [{"params": self.encoding.parameters(), "weight_decay": 0.0},

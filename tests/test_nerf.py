@@ -256,6 +256,7 @@ def test_stage_end_to_end_on_a_tiny_scene(tiny_scene, raw_params, tmp_path, mlfl
                 "render_seconds_per_frame", "peak_memory_mb", "samples_per_ray", "chamfer_distance"):
         assert np.isfinite(on_disk[key]), key
     assert on_disk["test_psnr"] == metrics["test_psnr"] > 8
+    assert on_disk["mesh_vertices"] > 100                          # the TSDF fusion found a surface
     assert (reports / "views.csv").read_text().startswith("name,psnr,ssim")
     for path in (reports / "test_grid.png", reports / "depth_grid.png", reports / "mesh.png", reports / "train.csv",
                  data / "model.pt", data / "orbit.mp4", data / "mesh.ply", data / "renders" / "000_depth.png"):

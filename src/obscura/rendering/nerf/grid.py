@@ -60,9 +60,9 @@ class GridConfig(MethodConfig):
     contract: bool = False
     cone: float = 0.0
     far_factor: float = 64.0
-    steps: int = 400
-    rays_per_step: int = 2048
-    max_samples: int = 1 << 16
+    steps: int = 2400
+    rays_per_step: int = 1024
+    max_samples: int = 1 << 15
     lr: float = 3e-2
     lr_final: float = 3e-3
     weight_decay: float = 1e-6

@@ -51,15 +51,22 @@ def orbit_video(model: NerfModel, cams: SceneCameras, path: str | os.PathLike, f
 def tsdf_mesh(model: NerfModel, cams: SceneCameras, path: str | os.PathLike, scale: float = 0.25,
               voxels: int = 384):
     """Fuse rendered depth + colour of the training views (``scale`` × their size) into a TSDF with
-    ``voxels`` voxels along the scene box diagonal (open3d ``ScalableTSDFVolume``); save the mesh as
+    ``voxels`` voxels along the scene box diagonal (open3d ``UniformTSDFVolume``, a cube around the box's
+    world bounds: open3d 0.20's ``ScalableTSDFVolume`` extracts nothing on this build); save the mesh as
     ``.ply`` and return it."""
     import open3d as o3d
 
     from obscura.io import atomic_path
 
     voxel = 2 * float(np.linalg.norm(model.box.half)) / voxels
-    volume = o3d.pipelines.integration.ScalableTSDFVolume(
-        voxel_length=voxel, sdf_trunc=4 * voxel, color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8)
+    corners = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)])
+    local = model.box.center + (corners * 2 - 1) * model.box.half
+    world = local @ np.asarray(model.box.rotation)                # box frame → world (rows: box axes)
+    lo, hi = world.min(0), world.max(0)
+    length = float((hi - lo).max())
+    volume = o3d.pipelines.integration.UniformTSDFVolume(
+        length=length, resolution=int(np.ceil(length / voxel)), sdf_trunc=4 * voxel,
+        color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8, origin=(lo + hi) / 2 - length / 2)
     intr = cams.intrinsics.scaled(scale)
     camera = o3d.camera.PinholeCameraIntrinsic(intr.width, intr.height, intr.fx, intr.fy,
                                                intr.cx - 0.5, intr.cy - 0.5)   # open3d: pixel centres at integers

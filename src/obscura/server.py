@@ -139,7 +139,9 @@ def serve(directory: Path, port: int, db_port: int) -> int:
     print(f"MLflow tracking server on {url} (backend store {backend}, artifacts {artifacts}).\n"
           f"Point stages and the CLI at it with:  export MLFLOW_TRACKING_URI={url}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    process = subprocess.Popen(mlflow_server_command(backend, artifacts, port), start_new_session=True)
+    # MLflow's server-side job runner (GenAI scorers; Obscura has none) is left off: fewer processes to stop
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    process = subprocess.Popen(mlflow_server_command(backend, artifacts, port), start_new_session=True, env=env)
     try:
         wait_until_up(url, process)
         print("ready", flush=True)
@@ -150,7 +152,7 @@ def serve(directory: Path, port: int, db_port: int) -> int:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(process.pid, sig)
-                process.wait(timeout=30)
+                process.wait(timeout=15)
                 break
             except ProcessLookupError:
                 break

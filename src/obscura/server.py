@@ -139,6 +139,8 @@ def serve(directory: Path, port: int, db_port: int) -> int:
     print(f"MLflow tracking server on {url} (backend store {backend}, artifacts {artifacts}).\n"
           f"Point stages and the CLI at it with:  export MLFLOW_TRACKING_URI={url}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)    # Ctrl-C stops it even if started with SIGINT
+                                                                # ignored (a shell's background job)
     # MLflow's server-side job runner (GenAI scorers; Obscura has none) is left off: fewer processes to stop
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     process = subprocess.Popen(mlflow_server_command(backend, artifacts, port), start_new_session=True, env=env)

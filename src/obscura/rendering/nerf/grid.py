@@ -153,8 +153,8 @@ class GridNeRF(NerfModel):
     def visible(self, origins, dirs, samples, n_rays: int, window: int = 16, features: bool = False):
         """Mask of the samples before each ray's transmittance falls below ``early_stop``: densities
         are evaluated front to back, ``window`` samples per ray at a time, for the rays still
-        transparent (a ray keeps at most one window past that point). With ``features``, also the
-        densities and geometry features of the kept samples (else None, None)."""
+        transparent (a ray keeps at most one window past that point). With ``features``, also every
+        sample's density and geometry features (filled where kept; else None, None)."""
         ray_ids, t0, t1 = samples
         starts, counts = segment_starts(ray_ids, n_rays)
         rank = torch.arange(len(ray_ids)) - starts[ray_ids]

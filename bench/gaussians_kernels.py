@@ -10,7 +10,7 @@ dense reference per pair.
 Scenes are random screen-space gaussians (float32): means uniform over the image plus a margin, standard
 deviations 1-7 px (radii 4 to ~22 px), aspect ratio 1-3, opacities 0.05-0.95. Times are medians after a
 numba warm-up: "fwd_bwd_s" is one rasterize + loss.backward() through autograd (binning included),
-"breakdown_s" times binning, rasterize_forward and rasterize_backward alone. "pairs" counts (pixel,
+"breakdown_s" times binning, packing, rasterize_forward and rasterize_backward alone. "pairs" counts (pixel,
 contributing gaussian) pairs; "cpu_ns_per_pair" is process CPU time (all threads) per pair, and
 "kernels_1thread_cpu_ns_per_pair" the fastest forward + backward kernel CPU time on one numba thread (the
 kernels' efficiency, little affected by other jobs; half of it is the ideal 2-thread wall time).
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from obscura.rendering.gaussians import bin_gaussians, rasterize, rasterize_dense
-from obscura.rendering.gaussians.rasterize import rasterize_backward, rasterize_forward
+from obscura.rendering.gaussians.rasterize import pack, rasterize_backward, rasterize_forward
 
 TARGETS = {"ns_per_pair": 8.0, "speedup_per_pair": 30.0}
 CASES = ((256, 256, 20_000), (480, 360, 20_000), (480, 360, 100_000))
@@ -92,12 +92,13 @@ def breakdown(scene: dict, width: int, height: int, weights, repeat: int) -> dic
     s = {k: v.numpy() for k, v in scene.items()}
     args = (s["means2d"], s["conics"], s["colors"], s["opacities"], s["depths"], np.array([0.1, 0.2, 0.3]))
     bins = bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height)
-    out = rasterize_forward(bins, *args, width, height)
+    packed = pack(*args)
+    out = rasterize_forward(bins, packed, width, height)
     grads = [w.numpy() for w in weights]
 
     def kernels():
-        rasterize_forward(bins, *args, width, height)
-        rasterize_backward(bins, *args, out.t_final, out.n_contrib, *grads)
+        rasterize_forward(bins, packed, width, height)
+        rasterize_backward(bins, packed, out.t_final, out.n_contrib, *grads)
 
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
@@ -105,8 +106,9 @@ def breakdown(scene: dict, width: int, height: int, weights, repeat: int) -> dic
     numba.set_num_threads(threads)
     return {
         "binning_s": timed(lambda: bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height), repeat)[0],
-        "forward_s": timed(lambda: rasterize_forward(bins, *args, width, height), repeat)[0],
-        "backward_s": timed(lambda: rasterize_backward(bins, *args, out.t_final, out.n_contrib, *grads), repeat)[0],
+        "pack_s": timed(lambda: pack(*args), repeat)[0],
+        "forward_s": timed(lambda: rasterize_forward(bins, packed, width, height), repeat)[0],
+        "backward_s": timed(lambda: rasterize_backward(bins, packed, out.t_final, out.n_contrib, *grads), repeat)[0],
         "kernels_1thread_cpu_s": one_thread_cpu,
         "tile_pairs": len(bins.gaussian_ids),
         "pairs": out.n_pairs,
@@ -122,7 +124,7 @@ def measure_case(width: int, height: int, n: int, repeat: int) -> dict:
             "ns_per_pair": round(wall / parts["pairs"] * 1e9, 2),
             "cpu_ns_per_pair": round(cpu / parts["pairs"] * 1e9, 2),
             "kernels_1thread_cpu_ns_per_pair": round(parts["kernels_1thread_cpu_s"] / parts["pairs"] * 1e9, 2),
-            "breakdown_s": {k: round(parts[k], 5) for k in ("binning_s", "forward_s", "backward_s")},
+            "breakdown_s": {k: round(parts[k], 5) for k in ("binning_s", "pack_s", "forward_s", "backward_s")},
             "tile_pairs": parts["tile_pairs"]}
 
 

@@ -129,7 +129,7 @@ def _backward_pixel(st, i, o, kc, ek, mx, my, a, b, c, op, cr, cg, cb, cd, kf):
 @njit(inline="always", fastmath=True, cache=True)
 def _tile_rows(mx, my, ellipse, x0, y0, tw, th):
     """Rows [r0, r1) of a tile (origin x0, y0; tw x th pixels) crossed by a gaussian's alpha >= 1/255 ellipse
-    within the tile's columns, widened by ``SLACK`` px; ``ellipse`` is its row of :func:`footprint_ellipses`."""
+    within the tile's columns, widened by ``SLACK`` px; ``ellipse`` is its footprint row (see :func:`pack`)."""
     ex = ellipse[0]
     if ex < 0.0:
         return 0, 0
@@ -147,24 +147,48 @@ def _tile_rows(mx, my, ellipse, x0, y0, tw, th):
     return max(0, math.ceil(r0)), min(th, math.floor(r1) + 1)
 
 
-def footprint_ellipses(conics: np.ndarray, opacities: np.ndarray) -> np.ndarray:
-    """(N, 6) float64 description of the ellipses {d : d^T conic d <= k}, k = 2 log(255 opacity), outside which
-    alpha < 1/255: half-width, half-height, x offset of the top point, and k/c, det/c^2, b/c (the ellipse's y
-    range at x offset x is -b/c x +- sqrt(k/c - det/c^2 x^2)). Half-width -1 where alpha never reaches 1/255;
-    a disc of radius ``UNBOUNDED`` (every pixel tested) for conics that are not positive definite. (No inf or
-    NaN: the kernels are compiled with fastmath.)
+@njit(parallel=True, cache=True)
+def _pack_kernel(means2d, conics, colors, opacities, depths, params, ellipses):
+    for g in prange(means2d.shape[0]):
+        a, b, c, op = conics[g, 0], conics[g, 1], conics[g, 2], opacities[g]
+        row = params[g]
+        row[0], row[1], row[2], row[3], row[4] = means2d[g, 0], means2d[g, 1], a, b, c
+        row[5], row[6], row[7], row[8], row[9] = op, colors[g, 0], colors[g, 1], colors[g, 2], depths[g]
+        a, b, c, op = np.float64(a), np.float64(b), np.float64(c), np.float64(op)
+        det = a * c - b * b
+        e = ellipses[g]
+        if a > 0.0 and det > 0.0:
+            k = 2.0 * math.log(max(op, ALPHA_MIN) / ALPHA_MIN)
+            ey = math.sqrt(k * a / det)
+            e[0], e[1], e[2] = math.sqrt(k * c / det), ey, -b * ey / a
+            e[3], e[4], e[5] = k / c, det / (c * c), b / c
+        else:
+            e[0], e[1], e[2], e[3], e[4], e[5] = UNBOUNDED, UNBOUNDED, 0.0, UNBOUNDED * UNBOUNDED, 0.0, 0.0
+        if op < ALPHA_MIN:
+            e[0] = -1.0
+
+
+class Packed(NamedTuple):
+    """What both kernels read, computed once per rasterization by :func:`pack`."""
+    params: np.ndarray  # (N, PAIR_COLUMNS) rows (mean x, y, conic a, b, c, opacity, r, g, b, depth), working dtype
+    ellipses: np.ndarray  # (N, 6) float64: the alpha >= 1/255 footprints, see :func:`pack`
+    background: np.ndarray  # (3,) working dtype
+
+
+def pack(means2d, conics, colors, opacities, depths, background) -> Packed:
+    """One gaussian's parameters in one row, in the dtype of ``means2d`` (float32 unless float64), and its
+    footprint: the ellipse {d : d^T conic d <= k}, k = 2 log(255 opacity), outside which alpha < 1/255, as
+    half-width, half-height, x offset of the top point, and k/c, det/c^2, b/c (the ellipse's y range at x
+    offset x is -b/c x +- sqrt(k/c - det/c^2 x^2)). Half-width -1 where alpha never reaches 1/255; a disc of
+    radius ``UNBOUNDED`` (every pixel tested) for conics that are not positive definite. (No inf or NaN: the
+    kernels are compiled with fastmath.)
     """
-    a, b, c = (conics[:, i].astype(np.float64) for i in range(3))
-    op = opacities.astype(np.float64)
-    det = a * c - b * b
-    k = 2 * np.log(np.maximum(op, ALPHA_MIN) / ALPHA_MIN)
-    bounded = (a > 0) & (det > 0)
-    a, c, det = (np.where(bounded, v, 1.0) for v in (a, c, det))
-    ey = np.sqrt(k * a / det)
-    out = np.stack([np.sqrt(k * c / det), ey, -b * ey / a, k / c, det / (c * c), b / c], -1)
-    out[~bounded] = [UNBOUNDED, UNBOUNDED, 0.0, UNBOUNDED**2, 0.0, 0.0]
-    out[op < ALPHA_MIN, 0] = -1.0
-    return out
+    dtype = _dtype(means2d)
+    m, q, col, op, dep, bg = _arrays(dtype, means2d, conics, colors, opacities, depths, background)
+    params, ellipses = np.empty((len(m), PAIR_COLUMNS), dtype), np.empty((len(m), 6))
+    _pack_kernel(m.reshape(-1, 2), q.reshape(-1, 3), col.reshape(-1, 3), op.reshape(-1), dep.reshape(-1), params,
+                 ellipses)
+    return Packed(params, ellipses, bg)
 
 
 @functools.cache
@@ -258,7 +282,7 @@ def _kernels(tile: int, dtype: type):
 
     @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
     def backward(gaussian_ids, tile_offsets, tiles_x, tile_order, params, ellipses, background, t_final, n_contrib,
-                 grad_image, grad_depth, grad_alpha, pair_slots, pair_grads):
+                 grad_image, grad_depth, grad_alpha, pair_slots, pair_grads, background_grads):
         height, width = t_final.shape
         for tt in prange(tile_order.shape[0]):
             t = tile_order[tt]
@@ -284,6 +308,8 @@ def _kernels(tile: int, dtype: type):
                     dot = (background[0] * grad_image[y, x, 0] + background[1] * grad_image[y, x, 1]
                            + background[2] * grad_image[y, x, 2])
                     st[BBG + i] = tr * (dot - grad_alpha[y, x])
+                    for ch in range(3):
+                        background_grads[t, ch] += np.float64(tr) * np.float64(grad_image[y, x, ch])
                 else:
                     st[BT + i] = one
             start = tile_offsets[t]
@@ -351,11 +377,6 @@ def _tile_order(bins: Bins) -> np.ndarray:
     return np.concatenate([np.arange(r, n, threads) for r in range(threads)])
 
 
-def _pack(means2d, conics, colors, opacities, depths) -> np.ndarray:
-    """(N, 10) rows (mean x, y, conic a, b, c, opacity, r, g, b, depth): one gaussian's parameters in one place."""
-    return np.concatenate([means2d, conics, opacities[:, None], colors, depths[:, None]], axis=1)
-
-
 def _dtype(x) -> type:
     return np.float64 if x.dtype in (np.float64, torch.float64) else np.float32
 
@@ -365,36 +386,34 @@ def _arrays(dtype, *xs) -> list[np.ndarray]:
             for x in xs]
 
 
-def rasterize_forward(bins: Bins, means2d, conics, colors, opacities, depths, background,
-                      width: int, height: int, tile: int = 16) -> ForwardOut:
-    """Forward kernel on arrays or tensors, computing in the dtype of ``means2d`` (float32 unless float64)."""
-    dtype = _dtype(means2d)
+def rasterize_forward(bins: Bins, packed: Packed, width: int, height: int, tile: int = 16) -> ForwardOut:
+    """Forward kernel on :func:`pack`'s rows, computing in their dtype."""
+    dtype = packed.params.dtype.type
     if np.diff(bins.tile_offsets).max(initial=0) >= 2**24:  # list positions are counted in the working dtype
         raise ValueError("more than 2**24 gaussians overlap one tile")
-    m, q, col, op, dep, bg = _arrays(dtype, means2d, conics, colors, opacities, depths, background)
     image = np.empty((height, width, 3), dtype)
     depth, alpha, t_final = (np.empty((height, width), dtype) for _ in range(3))
     n_contrib = np.empty((height, width), np.int32)
     n_pairs = np.empty(len(bins.tile_offsets) - 1, np.int64)
     forward, _ = _kernels(tile, dtype)
-    forward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, _tile_order(bins), _pack(m, q, col, op, dep),
-            footprint_ellipses(q, op), bg, image, depth, alpha, t_final, n_contrib, n_pairs)
+    forward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, _tile_order(bins), packed.params, packed.ellipses,
+            packed.background, image, depth, alpha, t_final, n_contrib, n_pairs)
     return ForwardOut(image, depth, alpha, t_final, n_contrib, int(n_pairs.sum()))
 
 
-def rasterize_backward(bins: Bins, means2d, conics, colors, opacities, depths, background, t_final, n_contrib,
-                       grad_image, grad_depth, grad_alpha, tile: int = 16) -> tuple[np.ndarray, ...]:
+def rasterize_backward(bins: Bins, packed: Packed, t_final, n_contrib, grad_image, grad_depth, grad_alpha,
+                       tile: int = 16) -> tuple[np.ndarray, ...]:
     """Backward kernel: float64 gradients w.r.t. (means2d, conics, colors, opacities, depths, background)."""
-    dtype = _dtype(means2d)
-    m, q, col, op, dep, bg = _arrays(dtype, means2d, conics, colors, opacities, depths, background)
+    dtype = packed.params.dtype.type
     g_image, g_depth, g_alpha = _arrays(dtype, grad_image, grad_depth, grad_alpha)
     pair_grads = np.empty((len(bins.gaussian_ids), PAIR_COLUMNS), dtype)
+    background_grads = np.zeros((len(bins.tile_offsets) - 1, 3))
     _, backward = _kernels(tile, dtype)
-    backward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, _tile_order(bins), _pack(m, q, col, op, dep),
-             footprint_ellipses(q, op), bg, t_final, n_contrib, g_image, g_depth, g_alpha, bins.pair_slots, pair_grads)
+    backward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, _tile_order(bins), packed.params, packed.ellipses,
+             packed.background, t_final, n_contrib, g_image, g_depth, g_alpha, bins.pair_slots, pair_grads,
+             background_grads)
     out = _sum_pairs(bins.gaussian_offsets, pair_grads)
-    g_background = np.einsum("hw,hwc->c", t_final.astype(np.float64), g_image.astype(np.float64))
-    return out[:, 0:2], out[:, 2:5], out[:, 6:9], out[:, 5], out[:, 9], g_background
+    return out[:, 0:2], out[:, 2:5], out[:, 6:9], out[:, 5], out[:, 9], background_grads.sum(0)
 
 
 class RasterizeFunction(torch.autograd.Function):
@@ -403,21 +422,21 @@ class RasterizeFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, means2d, conics, colors, opacities, depths, background, bins: Bins, width: int,
                 height: int, tile: int):
-        out = rasterize_forward(bins, means2d, conics, colors, opacities, depths, background, width, height, tile)
-        ctx.save_for_backward(means2d, conics, colors, opacities, depths, background)
-        ctx.bins, ctx.tile, ctx.t_final, ctx.n_contrib = bins, tile, out.t_final, out.n_contrib
+        packed = pack(means2d, conics, colors, opacities, depths, background)
+        out = rasterize_forward(bins, packed, width, height, tile)
+        ctx.dtypes = [x.dtype for x in (means2d, conics, colors, opacities, depths, background)]
+        ctx.bins, ctx.tile, ctx.packed, ctx.t_final, ctx.n_contrib = bins, tile, packed, out.t_final, out.n_contrib
         return torch.from_numpy(out.image), torch.from_numpy(out.depth), torch.from_numpy(out.alpha)
 
     @staticmethod
     def backward(ctx, grad_image, grad_depth, grad_alpha):
-        inputs = ctx.saved_tensors
         shape = ctx.t_final.shape
         grad_image = torch.zeros((*shape, 3)) if grad_image is None else grad_image
         grad_depth = torch.zeros(shape) if grad_depth is None else grad_depth
         grad_alpha = torch.zeros(shape) if grad_alpha is None else grad_alpha
-        grads = rasterize_backward(ctx.bins, *inputs, ctx.t_final, ctx.n_contrib, grad_image, grad_depth,
+        grads = rasterize_backward(ctx.bins, ctx.packed, ctx.t_final, ctx.n_contrib, grad_image, grad_depth,
                                    grad_alpha, ctx.tile)
-        return (*(torch.from_numpy(np.ascontiguousarray(g)).to(x.dtype) for g, x in zip(grads, inputs)),
+        return (*(torch.from_numpy(np.ascontiguousarray(g)).to(dtype) for g, dtype in zip(grads, ctx.dtypes)),
                 None, None, None, None)
 
 

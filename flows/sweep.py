@@ -151,12 +151,17 @@ def check_sweep(grid: dict[str, list[str]], targets: list[str] | None = None, ro
 
 
 @task(task_run_name="dvc exp run {name}")
-def run_experiment(name: str, config: dict[str, str], targets: list[str], root: Path = ROOT) -> str:
+def run_experiment(name: str, config: dict[str, str], targets: list[str], root: Path = ROOT,
+                   tracking_uri: str | None = None) -> str:
     """One configuration as ``dvc exp run --temp -n NAME -S k=v …``; waits for DVC's lock when another
-    experiment holds it. Its MLflow runs land in the repository's store (see obscura.tracking)."""
+    experiment holds it. Its MLflow runs go to ``tracking_uri`` (the sweep's ``MLFLOW_TRACKING_URI``, set
+    here whatever the worker's environment holds), else to the repository's store (see obscura.tracking)."""
     sets = [arg for key, value in config.items() for arg in ("-S", f"{key}={value}")]
     cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "exp", "run", "--temp", "-n", name, *sets, *targets]
-    result = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd[2:])}` failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return name
@@ -197,13 +202,14 @@ def experiment_rows(names: list[str], root: Path = ROOT) -> dict[str, tuple[dict
     return rows
 
 
-def mlflow_runs(names: list[str], root: Path = ROOT) -> tuple[dict[str, list], str]:
-    """MLflow runs tagged with each experiment name, and the compare-view link of all of them."""
+def mlflow_runs(names: list[str], root: Path = ROOT, tracking_uri: str | None = None) -> tuple[dict[str, list], str]:
+    """MLflow runs tagged with each experiment name (in ``tracking_uri``, else the repository's store),
+    and the compare-view link of all of them."""
     from mlflow.tracking import MlflowClient
 
     from obscura.paths import main_root
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{main_root(root) / 'mlflow.db'}"
+    uri = tracking_uri or f"sqlite:///{main_root(root) / 'mlflow.db'}"
     client = MlflowClient(uri)
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
     found = {name: client.search_runs(experiment_ids, f"tags.`dvc.exp_name` = '{name}'") if experiment_ids else []
@@ -215,11 +221,12 @@ def mlflow_runs(names: list[str], root: Path = ROOT) -> tuple[dict[str, list], s
     return found, f"{ui}/#/compare-runs?runs={quote(ids)}&experiments={quote(exps)}"
 
 
-def results_table(names: list[str], configs: list[dict[str, str]], root: Path = ROOT) -> tuple[list[dict], str]:
+def results_table(names: list[str], configs: list[dict[str, str]], root: Path = ROOT,
+                  tracking_uri: str | None = None) -> tuple[list[dict], str]:
     """One row per experiment: its name, the swept params (as DVC applied them), its MLflow run count and
     every metric that differs between the experiments (all metrics when there is one)."""
     shown = experiment_rows(names, root)
-    runs, link = mlflow_runs(names, root)
+    runs, link = mlflow_runs(names, root, tracking_uri)
     swept = list(dict.fromkeys(k.lstrip("+") for c in configs for k in c))
     metrics = {name: shown.get(name, ({}, {}))[1] for name in names}
     metric_keys = sorted({k for m in metrics.values() for k in m})
@@ -266,13 +273,14 @@ def sweep(overrides: list[str], targets: list[str] | None = None, root: Path = R
     settings = load_params(root / "params.yaml").orchestration
     run = run_experiment.with_options(retries=settings.retries, retry_delay_seconds=settings.retry_delay_seconds,
                                       retry_jitter_factor=0.5)
+    uri = os.environ.get("MLFLOW_TRACKING_URI")    # handed to every configuration, wherever it runs
     sweep_id = uuid.uuid4().hex[:6]
     names = [f"sweep-{sweep_id}-{i}" for i in range(len(configs))]
-    futures = [run.submit(name, config, list(targets or []), root) for name, config in zip(names, configs)]
+    futures = [run.submit(name, config, list(targets or []), root, uri) for name, config in zip(names, configs)]
     wait(futures)
     failed = {name: f.state.message for name, f in zip(names, futures) if not f.state.is_completed()}
     done = [name for name in names if name not in failed]
-    rows, link = results_table(done, [c for n, c in zip(names, configs) if n in done], root)
+    rows, link = results_table(done, [c for n, c in zip(names, configs) if n in done], root, uri)
     print(f"sweep {sweep_id}: {len(done)}/{len(names)} configurations\n{format_table(rows)}MLflow: {link}")
     if failed:
         raise RuntimeError("sweep configuration(s) failed: " + "; ".join(f"{n}: {m}" for n, m in failed.items()))

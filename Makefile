@@ -5,7 +5,9 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 VIEWER := viewer/dist/splat-viewer.js
-APT_PACKAGES := libusb-1.0-0 dataset-fashion-mnist chromium postgresql
+# photos for the inpainting track (src/obscura/data/photos.py): mate-backgrounds, lomiri-wallpapers-*, plasma-workspace-wallpapers
+APT_PACKAGES := libusb-1.0-0 dataset-fashion-mnist chromium postgresql mate-backgrounds lomiri-wallpapers-16.04 \
+  lomiri-wallpapers-20.04 plasma-workspace-wallpapers
 export PATH := $(BIN):$(PATH)
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false

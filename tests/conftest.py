@@ -33,7 +33,7 @@ def raw_params() -> dict:
 @pytest.fixture
 def tiny_prepare(raw_params, tmp_path) -> dict:
     """Params with a tiny Fashion-MNIST subset and outputs inside tmp_path."""
-    raw_params["prepare"].update(train_limit=64, test_limit=32, faces=10, photo_size=32,
+    raw_params["prepare"].update(train_limit=64, test_limit=32, faces=10, photo_size=32, train_photo_side=48,
                                  output=str(tmp_path / "prepared"), metrics=str(tmp_path / "prepare.json"))
     return raw_params
 
@@ -79,7 +79,7 @@ def mini_repo(tmp_path, raw_params, monkeypatch):
     """A mini repo with only the prepare stage on a tiny subset; MLflow default store inside it."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("OBSCURA_ROOT", raising=False)
-    raw_params["prepare"].update(train_limit=64, test_limit=32, faces=10, photo_size=32)
+    raw_params["prepare"].update(train_limit=64, test_limit=32, faces=10, photo_size=32, train_photo_side=48)
     return make_mini_repo(tmp_path / "repo", raw_params, ["prepare"])
 
 

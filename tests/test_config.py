@@ -9,7 +9,7 @@ def test_repository_params_are_valid(raw_params):
 
     params = load_params(REPO / "params.yaml")
     assert params.seed == raw_params["seed"]
-    assert params.prepare.heldout_photos == raw_params["prepare"]["heldout_photos"]
+    assert params.prepare.photo_splits.heldout == raw_params["prepare"]["photo_splits"]["heldout"]
 
 
 @pytest.mark.parametrize("section,key,value,fragment", [

@@ -25,7 +25,8 @@ RECONSTRUCTION = ["reports/sfm", "reports/gaussians", "data/gaussians", "reports
 
 
 def tiny_params(raw_params: dict) -> dict:
-    raw_params["prepare"].update(train_limit=256, test_limit=64, faces=10, photo_size=48, heldout_photos=["chelsea"])
+    raw_params["prepare"].update(train_limit=256, test_limit=64, faces=10, photo_size=48,
+                                 train_photo_side=64, photo_splits={"heldout": 2, "unseen": 1})
     raw_params["inpainting"].update(
         image_size=48, buckets=[[10, 20], [30, 40]], classical=["harmonic", "telea"], grid_bucket=[30, 40],
         deep={"single_stage": {"steps": 3, "batch_size": 2, "crop": 32, "lr": 0.001,

@@ -24,12 +24,20 @@ def test_prepare_writes_documented_arrays_and_logs_to_mlflow(tiny_prepare, mlflo
         assert z["x"].shape == (10, 25, 25) and 0.0 <= z["x"].min() and z["x"].max() <= 1.0
     with np.load(out / "digits.npz") as z:
         assert z["x"].shape == (1797, 8, 8)
-    heldout, train = load_photos(out, "heldout"), load_photos(out, "train")
-    assert set(heldout) == set(params.prepare.heldout_photos)
-    assert not set(heldout) & set(train) and len(train) >= 10
-    assert all(p.shape == (32, 32, 3) and p.dtype == np.uint8 for p in train.values())
+    split = {name: load_photos(out, name) for name in ("train", "heldout", "unseen")}
+    assert [len(split[s]) for s in ("heldout", "unseen")] == [24, 12] and len(split["train"]) >= 15
+    assert sum(map(len, split.values())) == len(set().union(*split.values()))               # disjoint
+    assert all(p.shape == (32, 32, 3) and p.dtype == np.uint8 for s in ("heldout", "unseen") for p in split[s].values())
+    assert all(min(p.shape[:2]) <= 48 and p.shape[2] == 3 for p in split["train"].values())
     on_disk = json.loads(Path(params.prepare.metrics).read_text())
     assert on_disk == metrics and on_disk["fashion_mnist_train_count"] == 64
+    sources = on_disk["photo_sources"]
+    assert {n for s in split.values() for n in s} == set(sources)
+    assert all(sources[n]["split"] == s for s in split for n in split[s])
+    assert all(v["licence"] and v["version"] and v["package"] for v in sources.values())
+    assert sources["aqua"]["package"] == "mate-backgrounds" and sources["aqua"]["licence"] == "GPL-2+"
+    manifest = json.loads((out / "photos" / "manifest.json").read_text())
+    assert all(e["source"] == sources[e["name"]] for entries in manifest.values() for e in entries)
 
     run = MlflowClient(mlflow_store).search_runs(
         [MlflowClient(mlflow_store).get_experiment_by_name("obscura").experiment_id])[0]
@@ -63,9 +71,22 @@ def test_interrupted_prepare_leaves_no_partial_output(tiny_prepare, mlflow_store
     assert not out.exists() and not list(out.parent.glob(".prepared*"))
 
 
-def test_unknown_heldout_photo(tiny_prepare, mlflow_store):
-    tiny_prepare["prepare"]["heldout_photos"] = ["mona_lisa"]
-    with pytest.raises(ObscuraError, match="unknown photos"):
+def test_missing_photo_package_stops_before_any_output(tiny_prepare, mlflow_store, monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    from obscura.data import photos
+
+    catalogue = tuple(replace(p, file=str(tmp_path / "gone.jpg")) if p.package == "mate-backgrounds" else p
+                      for p in photos.CATALOGUE)
+    monkeypatch.setattr(photos, "CATALOGUE", catalogue)
+    with pytest.raises(DatasetMissingError, match="mate-backgrounds"):
+        prepare_stage.run(parse_params(tiny_prepare))
+    assert not Path(tiny_prepare["prepare"]["output"]).exists()
+
+
+def test_photo_split_larger_than_the_catalogue(tiny_prepare, mlflow_store):
+    tiny_prepare["prepare"]["photo_splits"] = {"heldout": 50, "unseen": 20}
+    with pytest.raises(ObscuraError, match="leave some for training"):
         prepare_stage.run(parse_params(tiny_prepare))
 
 

@@ -24,6 +24,13 @@ class TrackingParams(Section):
     experiment: str = Field(min_length=1)
 
 
+class PhotoSplits(Section):
+    """How many catalogue photos are held out for evaluation and kept unseen; the rest train."""
+
+    heldout: int = Field(ge=1)
+    unseen: int = Field(ge=0)
+
+
 class PrepareParams(Section):
     """Turn the datasets that ship in packages into versioned arrays under data/prepared."""
 
@@ -31,8 +38,10 @@ class PrepareParams(Section):
     train_limit: int | None = Field(gt=0, description="keep the first N training images (null: all)")
     test_limit: int | None = Field(gt=0, description="keep the first N test images (null: all)")
     faces: int = Field(gt=0, le=100, description="LFW rows 0..faces-1 (rows 0-99 are faces)")
-    photo_size: int = Field(ge=32, description="photos are centre-cropped and resized to this side")
-    heldout_photos: list[str] = Field(min_length=1, description="photo names never used for training")
+    photo_size: int = Field(ge=32, description="held-out and unseen photos: centre square resized to this side")
+    train_photo_side: int = Field(ge=32, description="training photos: shorter side (aspect kept, never upscaled)")
+    photo_splits: PhotoSplits
+    photo_seed: int = Field(ge=0, description="seed of the photo split (independent of the training seed)")
     output: Path
     metrics: Path
 

@@ -433,9 +433,10 @@ class Page:
         metrics = _read_json(reports / "metrics.json")
         overall = frame[frame.bucket == "all"].sort_values("hole_psnr", ascending=False)
         cases = int(overall.n.max()) if len(overall) else 0
-        photos = self.params.prepare.heldout_photos
+        photos = self.params.prepare.photo_splits.heldout
         buckets = ", ".join(f"{lo}–{hi}" for lo, hi in cfg.buckets)
-        track.protocol = (f"{cases} cases per method: {len(photos)} held-out photos ({', '.join(photos)}) at "
+        track.protocol = (f"{cases} cases per method: {photos} held-out photos (shipped in packages, see "
+                          f"reports/prepare.json; never trained on) at "
                           f"{cfg.image_size}×{cfg.image_size} px × {len(cfg.buckets)} hole sizes ({buckets} % of the "
                           f"pixels; {', '.join(cfg.kinds)} masks); hole PSNR is measured inside the hole only, "
                           "full-image PSNR over the whole picture (known pixels are kept, so it is always higher).")

@@ -1,4 +1,4 @@
-"""Build the prepared arrays (Fashion-MNIST, faces, digits, photo split) into one directory."""
+"""Build the prepared arrays (Fashion-MNIST, faces, digits, photo splits) into one directory."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from obscura.data import fashion_mnist, shipped
+from obscura.data import photos as photo_set
 from obscura.errors import ObscuraError
 from obscura.io import save_image
 
@@ -23,15 +24,40 @@ def checksum(*arrays: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
+def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    from skimage.transform import resize
+
+    out = resize(image, shape, order=3, anti_aliasing=True, preserve_range=True)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def square_photo(photo: photo_set.Photo, size: int) -> np.ndarray:
+    """The photo's centre square resized to ``size`` x ``size`` (RGB uint8): held-out and unseen photos."""
+    image = photo.load(size)
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return _resize(image[top:top + side, left:left + side], (size, size))
+
+
+def training_photo(photo: photo_set.Photo, side: int) -> np.ndarray:
+    """The whole photo with its shorter side at ``side`` (never upscaled; RGB uint8): room for crops at
+    several scales."""
+    image = photo.load(side)
+    h, w = image.shape[:2]
+    scale = min(1.0, side / min(h, w))
+    return image if scale == 1.0 else _resize(image, (round(h * scale), round(w * scale)))
+
+
 def prepare_all(params, out: Path, progress: Callable[[str], None] = lambda step: None) -> dict:
-    """Write every prepared dataset under ``out`` (an empty directory); return flat metrics.
+    """Write every prepared dataset under ``out`` (an empty directory); return metrics: flat counts and
+    checksums, and ``photo_sources`` (photo name -> split, package, version, file, licence, credit).
 
     ``params`` is a :class:`obscura.config.PrepareParams`.
     """
-    unknown = sorted(set(params.heldout_photos) - set(shipped.PHOTOS))
-    if unknown:
-        raise ObscuraError(f"prepare.heldout_photos names unknown photos {unknown}; "
-                           f"available: {', '.join(sorted(shipped.PHOTOS))}.")
+    photo_set.check_installed()
+    splits = photo_set.split(params.photo_splits.heldout, params.photo_splits.unseen,
+                                params.photo_seed)
     metrics: dict[str, object] = {}
 
     for split, limit in (("train", params.train_limit), ("test", params.test_limit)):
@@ -53,18 +79,22 @@ def prepare_all(params, out: Path, progress: Callable[[str], None] = lambda step
     np.savez(out / "digits.npz", x=dx, y=dy)
     metrics.update(digits_count=int(dx.shape[0]), digits_sha256=checksum(dx, dy))
 
-    manifest: dict[str, list[dict]] = {"train": [], "heldout": []}
-    for name in sorted(shipped.PHOTOS):
-        progress(f"photo {name}")
-        split = "heldout" if name in params.heldout_photos else "train"
-        image = shipped.photo(name, params.photo_size)
-        rel = Path("photos") / split / f"{name}.png"
-        save_image(out / rel, image)
-        manifest[split].append({"name": name, "path": str(rel), "sha256": checksum(image),
-                                "height": image.shape[0], "width": image.shape[1]})
+    manifest: dict[str, list[dict]] = {name: [] for name in photo_set.SPLITS}
+    sources = {}
+    for split in photo_set.SPLITS:
+        for name in splits[split]:
+            progress(f"photo {name}")
+            photo = photo_set.PHOTOS[name]
+            image = (training_photo(photo, params.train_photo_side) if split == "train"
+                     else square_photo(photo, params.photo_size))
+            rel = Path("photos") / split / f"{name}.png"
+            save_image(out / rel, image)
+            sources[name] = {"split": split, **photo.source()}
+            manifest[split].append({"name": name, "path": str(rel), "sha256": checksum(image),
+                                    "height": image.shape[0], "width": image.shape[1], "source": sources[name]})
     (out / "photos" / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    metrics.update(photos_train_count=len(manifest["train"]), photos_heldout_count=len(manifest["heldout"]),
-                   photo_size=params.photo_size)
+    metrics.update({f"photos_{split}_count": len(manifest[split]) for split in photo_set.SPLITS},
+                   photo_size=params.photo_size, train_photo_side=params.train_photo_side, photo_sources=sources)
     return metrics
 
 
@@ -78,7 +108,7 @@ def load_fashion_mnist(prepared: Path, split: str) -> tuple[np.ndarray, np.ndarr
 
 
 def load_photos(prepared: Path, split: str) -> dict[str, np.ndarray]:
-    """Prepared photos of ``split`` ('train' or 'heldout') as name → RGB uint8 array."""
+    """Prepared photos of ``split`` ('train', 'heldout' or 'unseen') as name → RGB uint8 array."""
     import imageio.v3 as iio
 
     manifest_path = Path(prepared) / "photos" / "manifest.json"
@@ -86,5 +116,5 @@ def load_photos(prepared: Path, split: str) -> dict[str, np.ndarray]:
         raise ObscuraError(f"{manifest_path} is missing: run the `prepare` stage first (dvc repro prepare).")
     manifest = json.loads(manifest_path.read_text())
     if split not in manifest:
-        raise ObscuraError(f"photo split {split!r} does not exist; use 'train' or 'heldout'.")
+        raise ObscuraError(f"photo split {split!r} does not exist; use one of {', '.join(manifest)}.")
     return {e["name"]: iio.imread(Path(prepared) / e["path"]) for e in manifest[split]}

@@ -1,0 +1,65 @@
+"""The natural photos shipped in packages: catalogue, licences, the seeded split and its errors."""
+
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from obscura.data import photos
+from obscura.data.prepare import square_photo, training_photo
+from obscura.errors import DatasetMissingError, ObscuraError
+
+
+def test_every_photo_is_installed_with_a_licence_and_version():
+    photos.check_installed()
+    assert len(photos.PHOTOS) == len(photos.CATALOGUE) >= 50
+    for p in photos.CATALOGUE:
+        source = p.source()
+        assert source["licence"] and source["credit"] and source["version"] not in ("", "unknown"), p.name
+        assert "opencv" not in source["package"] and "lfw" not in source["file"]
+
+
+def test_split_is_disjoint_deterministic_and_stratified():
+    first = photos.split(24, 12, seed=0)
+    assert first == photos.split(24, 12, seed=0)
+    assert [len(first[s]) for s in ("heldout", "unseen")] == [24, 12]
+    names = [n for s in photos.SPLITS for n in first[s]]
+    assert len(names) == len(set(names)) == len(photos.CATALOGUE)
+    assert all(first[s] == sorted(first[s]) for s in photos.SPLITS)
+    assert photos.split(24, 12, seed=1) != first
+    for split in ("heldout", "train"):      # every package with >= 5 photos appears in both
+        packages = Counter(photos.PHOTOS[n].package for n in first[split])
+        assert all(packages[pkg] >= 1 for pkg, n in Counter(p.package for p in photos.CATALOGUE).items() if n >= 5)
+
+
+def test_split_asking_for_too_many_photos():
+    with pytest.raises(ObscuraError, match="leave some for training"):
+        photos.split(40, 20, seed=0)
+
+
+def test_missing_package_is_one_clear_error(tmp_path):
+    gone = [replace(photos.PHOTOS["aqua"], file=str(tmp_path / "a.jpg")),
+            replace(photos.PHOTOS["garden"], file=str(tmp_path / "b.jpg")),
+            replace(photos.PHOTOS["kite"], package="plasma-workspace-wallpapers", file=str(tmp_path / "c.jpg"))]
+    with pytest.raises(DatasetMissingError) as err:
+        photos.check_installed(tuple(gone))
+    message = str(err.value)
+    assert message.count("mate-backgrounds") == 2 and "plasma-workspace-wallpapers" in message
+    assert "make setup" in message
+
+
+def test_corrupt_photo_file(tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ObscuraError, match="cannot read .*broken.jpg"):
+        replace(photos.PHOTOS["aqua"], file=str(tmp_path / "broken.jpg")).load(64)
+
+
+def test_square_and_training_photos():
+    wide = photos.PHOTOS["bythewater"]
+    square = square_photo(wide, 40)
+    assert square.shape == (40, 40, 3) and square.dtype == np.uint8
+    train = training_photo(wide, 48)
+    assert min(train.shape[:2]) == 48 and train.shape[1] > train.shape[0]      # aspect kept
+    small = photos.PHOTOS["coins"]                                               # 303 x 384, grey -> RGB
+    assert training_photo(small, 1000).shape == (303, 384, 3)                    # never upscaled

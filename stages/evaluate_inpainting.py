@@ -1,4 +1,5 @@
-"""DVC stage ``evaluate_inpainting``: every method on the fixed held-out masks -> table, metrics, grids."""
+"""DVC stage ``evaluate_inpainting``: every method on the fixed masks of the held-out and unseen photos (slow
+methods on their seeded subset, ``inpainting.cases_per_cell``) -> table, cases, metrics, grids."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from tqdm import tqdm
 
 from obscura.config import Params
 from obscura.errors import ObscuraError
+from obscura.inpainting.classical import CLASSICAL
 from obscura.inpainting.data import photos
+from obscura.inpainting.deep.registry import METHODS
 from obscura.inpainting.evaluate import (comparison_grid, evaluate, inception_scores, method_metrics, show_hole,
                                         summarise)
 from obscura.inpainting.masks import bucket_name, read_mask_set
@@ -19,40 +22,55 @@ from obscura.tracking import model_name, stage_run
 
 def run(params: Params) -> dict:
     cfg = params.inpainting
-    images = photos(params.prepare.output, "heldout", cfg.image_size)
     cases = read_mask_set(cfg.masks_dir)
+    sets = {c["set"] for c in cases}
+    images = {k: v for s in sorted(sets) for k, v in photos(params.prepare.output, s, cfg.image_size).items()}
     names = list(cfg.classical) + list(cfg.deep)
+    unknown = sorted(set(cfg.cases_per_cell) - set(CLASSICAL) - set(METHODS))
+    if unknown:
+        raise ObscuraError(f"inpainting.cases_per_cell names unknown methods {unknown}; classical: "
+                           f"{', '.join(CLASSICAL)}; deep: {', '.join(METHODS)}.")
     methods = {n: get_method(n, cfg.models_dir) for n in names}
     grid_bucket = bucket_name(tuple(cfg.grid_bucket))
-    grid_cases = {}  # image -> index of its first case in the grid bucket
-    for i, case in enumerate(cases):
-        if bucket_name(case["bucket"]) == grid_bucket:
-            grid_cases.setdefault(case["image"], i)
-    shown = {image: {} for image in grid_cases}
-    outputs = {name: [] for name in names}
+    grid_cases = {i: f"{c['image']}_{c['kind']}" for i, c in enumerate(cases)
+                  if c["set"] == "heldout" and c["slot"] == 0 and bucket_name(c["bucket"]) == grid_bucket}
+    fid_cases = [i for i, c in enumerate(cases) if c["set"] == "heldout" and c["slot"] < cfg.fid_per_cell]
+    fid_set = set(fid_cases)
+    shown = {i: {} for i in grid_cases}
+    kept = {name: {} for name in names}
 
     def keep(row, output):
-        outputs[row["method"]].append(output)
-        if grid_cases.get(row["image"]) == row["case"]:
-            shown[row["image"]][row["method"]] = output
+        if row["case"] in shown:
+            shown[row["case"]][row["method"]] = output
+        if row["case"] in fid_set:
+            kept[row["method"]][row["case"]] = output
 
     with stage_run("evaluate_inpainting", {"inpainting": cfg}, experiment="inpainting", seed=params.seed,
                    dataset="photos") as tracker:
-        with tqdm(total=len(cases) * len(methods), desc="evaluate inpainting") as bar:
-            rows = evaluate(methods, images, cases, on_case=keep, progress=bar.update)
+        with tqdm(desc="evaluate inpainting") as bar:
+            rows = evaluate(methods, images, cases, on_case=keep, progress=bar.update, per_cell=cfg.cases_per_cell)
         broken = sorted({r["method"] for r in rows if not r["known_unchanged"]})
         if broken:
             raise ObscuraError(f"methods changed known pixels: {broken} (bug; outputs not written).")
         table, metrics = summarise(rows)
-        metrics.update(inception_scores(outputs, [images[c["image"]] for c in cases], params.seed))
+        scored = {m: [out[i] for i in fid_cases] for m, out in kept.items() if len(out) == len(fid_cases)}
+        unseen = [images[n] for n in sorted({c["image"] for c in cases if c["set"] == "unseen"})]
+        others = [unseen[k % len(unseen)] for k in range(len(fid_cases))] if unseen else None
+        metrics.update(inception_scores(scored, [images[cases[i]["image"]] for i in fid_cases], params.seed,
+                                        others=others))
+        for entry in table:
+            if entry["set"] == "heldout" and entry["bucket"] == entry["kind"] == "all":
+                entry.update(fid=metrics.get(f"{entry['method']}.all.fid"), kid=metrics.get(f"{entry['method']}.all.kid"))
         with atomic_dir(cfg.reports / "grids") as tmp:
-            for image, outputs in shown.items():
-                mask = cases[grid_cases[image]]["mask"]
-                grid = comparison_grid(show_hole(images[image], mask), outputs, images[image])
-                save_image(tmp / f"{image}.png", grid)
+            for i, outputs in shown.items():
+                target = images[cases[i]["image"]]
+                grid = comparison_grid(show_hole(target, cases[i]["mask"]), outputs, target)
+                save_image(tmp / f"{grid_cases[i]}.png", grid)
         write_csv(cfg.reports / "table.csv",
-                  [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in table],
-                  first=tuple(table[0]))
+                  [{k: round(v, 6 if k == "kid" else 4) if isinstance(v, float) else v for k, v in r.items()}
+                   for r in table],
+                  first=("method", "set", "bucket", "kind", "n", "hole_psnr", "hole_psnr_lo", "hole_psnr_hi",
+                         "full_psnr", "full_psnr_lo", "full_psnr_hi", "ssim", "fid", "kid"))
         write_csv(cfg.reports / "cases.csv", rows, first=tuple(rows[0]))
         write_json(cfg.reports / "metrics.json", metrics)
         tracker.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})

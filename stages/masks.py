@@ -1,4 +1,5 @@
-"""DVC stage ``masks``: the fixed evaluation hole masks for the held-out photos (one set for every method)."""
+"""DVC stage ``masks``: the fixed evaluation hole masks for the held-out and the unseen photos (one set for
+every method): one per photo, bucket and kind."""
 
 from __future__ import annotations
 
@@ -9,15 +10,21 @@ from obscura.inpainting.data import photos
 from obscura.inpainting.masks import mask_set, write_mask_set
 from obscura.tracking import stage_run
 
+SETS = ("heldout", "unseen")
+
 
 def run(params: Params) -> dict:
     cfg = params.inpainting
-    names = sorted(photos(params.prepare.output, "heldout", cfg.image_size))
-    cases = mask_set((cfg.image_size, cfg.image_size), len(names) * cfg.masks_per_bucket, cfg.buckets, cfg.kinds,
-                     seed=params.seed)
+    shape = (cfg.image_size, cfg.image_size)
+    sets = {}
+    for offset, (name, buckets) in enumerate(zip(SETS, (cfg.buckets, cfg.unseen_buckets))):
+        names = sorted(photos(params.prepare.output, name, cfg.image_size))
+        if names:
+            sets[name] = (mask_set(shape, len(names) * cfg.masks_per_bucket, buckets, cfg.kinds,
+                                   seed=params.seed + offset), names)
     with stage_run("masks", {"inpainting": cfg}, experiment="inpainting", seed=params.seed,
                    dataset="photos") as tracker:
-        index = write_mask_set(cfg.masks_dir, cases, names)
+        index = write_mask_set(cfg.masks_dir, sets)
         tracker.log_artifact(cfg.masks_dir / "index.json")
         tracker.log_metrics({"mask_count": len(index)})
     return {"count": len(index)}

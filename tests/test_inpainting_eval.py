@@ -8,11 +8,12 @@ from skimage.transform import resize
 
 from obscura.errors import ObscuraError
 from obscura.inpainting.classical import CLASSICAL
-from obscura.inpainting.evaluate import comparison_grid, evaluate, scores, summarise
+from obscura.inpainting.evaluate import comparison_grid, evaluate, method_metrics, scores, summarise
 from obscura.inpainting.masks import mask_set
 from obscura.inpainting.methods import deep_method, get_method
 from obscura.inpainting.outpaint import extend_canvas, outpaint
 from obscura.io import load_image, save_image
+from obscura.metrics import mean_interval
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +38,45 @@ def test_evaluate_and_summarise(photo):
     cases = [{**c, "image": "coffee"} for c in mask_set((40, 40), 1, buckets=[(10, 20), (30, 40)], seed=0)]
     methods = {n: CLASSICAL[n] for n in ("harmonic", "telea")}
     rows = evaluate(methods, {"coffee": photo}, cases)
-    assert len(rows) == 4 and all(r["known_unchanged"] for r in rows)
+    assert len(rows) == 12 and all(r["known_unchanged"] and r["set"] == "heldout" for r in rows)
     table, metrics = summarise(rows)
-    assert {(t["method"], t["bucket"]) for t in table} >= {("harmonic", "10-20"), ("telea", "30-40"),
-                                                           ("harmonic", "all")}
-    assert metrics["harmonic.10-20.hole_psnr"] > 10
+    assert {(t["method"], t["bucket"], t["kind"]) for t in table} >= {
+        ("harmonic", "10-20", "all"), ("telea", "30-40", "all"), ("harmonic", "all", "all"), ("telea", "all", "box")}
+    assert metrics["harmonic.10-20.hole_psnr"] > 10 and metrics["telea.strokes.ssim"] > 0
     for t in table:
         assert t["hole_psnr_lo"] <= t["hole_psnr"] <= t["hole_psnr_hi"]
         assert t["full_psnr_lo"] <= t["full_psnr"] <= t["full_psnr_hi"]
-        assert (t["hole_psnr_lo"] == t["hole_psnr_hi"]) == (t["n"] == 1)
+        assert t["n"] == {"all": 6}.get(t["bucket"], 3) if t["kind"] == "all" else t["n"] == 2
     assert all(np.isfinite(v) for v in metrics.values())
+
+
+def test_summary_intervals_are_the_bootstrap_of_the_case_scores():
+    rng = np.random.default_rng(0)
+    rows = [{"method": "m", "set": s, "bucket": b, "kind": k, "hole_psnr": rng.normal(20, 2),
+             "full_psnr": rng.normal(30, 1), "ssim": 0.9, "hole_l1": 0.1, "seconds": 0.01}
+            for s in ("heldout", "unseen") for b in ("10-20", "30-40") for k in ("strokes", "box") for _ in range(6)]
+    table, metrics = summarise(rows)
+    entry = next(t for t in table if (t["set"], t["bucket"], t["kind"]) == ("unseen", "30-40", "all"))
+    scores = [r["hole_psnr"] for r in rows if r["set"] == "unseen" and r["bucket"] == "30-40"]
+    assert entry["n"] == 12 and entry["hole_psnr"] == pytest.approx(np.mean(scores))
+    assert (entry["hole_psnr_lo"], entry["hole_psnr_hi"]) == mean_interval(scores)
+    assert entry["hole_psnr_lo"] < np.mean(scores) < entry["hole_psnr_hi"]
+    assert metrics["m.unseen_30-40.hole_psnr"] == pytest.approx(np.mean(scores), abs=1e-6)
+    assert metrics["m.box.hole_psnr"] == pytest.approx(
+        np.mean([r["hole_psnr"] for r in rows if r["set"] == "heldout" and r["kind"] == "box"]), abs=1e-6)
+    assert method_metrics(metrics, "m")["hole_psnr_unseen_30_40"] == metrics["m.unseen_30-40.hole_psnr"]
+
+
+def test_slow_methods_run_on_their_nested_seeded_subset(photo):
+    cases = [{**c, "image": "coffee", "set": "heldout"}
+             for c in mask_set((40, 40), 4, buckets=[(10, 20)], kinds=("strokes", "box"), seed=0)]
+    methods = {n: CLASSICAL[n] for n in ("harmonic", "telea")}
+    rows = evaluate(methods, {"coffee": photo}, cases, per_cell={"telea": 1})
+    telea = [r for r in rows if r["method"] == "telea"]
+    assert len([r for r in rows if r["method"] == "harmonic"]) == 8
+    assert len(telea) == 2 and {r["kind"] for r in telea} == {"strokes", "box"} and {r["slot"] for r in telea} == {0}
+    wider = evaluate(methods, {"coffee": photo}, cases, per_cell={"telea": 3})
+    assert {r["case"] for r in telea} < {r["case"] for r in wider if r["method"] == "telea"}
 
 
 def test_grid_has_a_tile_per_method(photo):
@@ -120,6 +150,8 @@ def test_inception_scores_rank_identity_fill_best():
     targets = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(6)]
     outputs = {"perfect": [t.copy() for t in targets],
                "noisy": [np.clip(t + rng.normal(0, 0.3, t.shape), 0, 1).astype(np.float32) for t in targets]}
-    scores = inception_scores(outputs, targets, seed=0, net=PixelFeatures(3, 16))
+    others = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(6)]
+    scores = inception_scores(outputs, targets, seed=0, net=PixelFeatures(3, 16), others=others)
     assert abs(scores["perfect.all.fid"]) < 1e-3 and scores["perfect.all.kid"] < scores["noisy.all.kid"]
     assert scores["noisy.all.fid"] > 1.0 and scores["inception_images"] == 6
+    assert scores["real_vs_real.all.fid"] > scores["perfect.all.fid"]      # other real images, same count

@@ -17,14 +17,18 @@ def test_masks_hit_their_bucket(kind, bucket):
         assert bucket_of(mask.mean()) == bucket
 
 
-def test_mask_set_is_seeded_and_mixes_kinds():
+def test_mask_set_is_seeded_one_per_image_bucket_and_kind_with_nested_slots():
     a = mask_set((32, 32), n_images=3, seed=5)
     b = mask_set((32, 32), n_images=3, seed=5)
     c = mask_set((32, 32), n_images=3, seed=6)
-    assert len(a) == 3 * len(BUCKETS)
-    assert all(np.array_equal(x["mask"], y["mask"]) for x, y in zip(a, b))
+    assert len(a) == 3 * len(BUCKETS) * len(KINDS)
+    assert all(np.array_equal(x["mask"], y["mask"]) and x["slot"] == y["slot"] for x, y in zip(a, b))
     assert not all(np.array_equal(x["mask"], y["mask"]) for x, y in zip(a, c))
-    assert {m["kind"] for m in a if m["bucket"] == BUCKETS[0]} == set(KINDS)
+    for bucket in BUCKETS:
+        for kind in KINDS:
+            cell = [m for m in a if m["bucket"] == bucket and m["kind"] == kind]
+            assert sorted(m["image"] for m in cell) == sorted(m["slot"] for m in cell) == [0, 1, 2]
+            assert all(bucket_of(m["ratio"]) == bucket for m in cell)
 
 
 def test_strokes_are_not_boxes():

@@ -16,9 +16,9 @@ from stages import evaluate_inpainting, masks, train_inpainting
 
 def fake_prepared(root):
     """A prepared/ directory with the photo split layout of the `prepare` stage (small photos)."""
-    manifest = {"train": [], "heldout": []}
+    manifest = {"train": [], "heldout": [], "unseen": []}
     photos = {"train": {"astronaut": data.astronaut(), "rocket": data.rocket()},
-              "heldout": {"chelsea": data.chelsea()}}
+              "heldout": {"chelsea": data.chelsea()}, "unseen": {"coffee": data.coffee()}}
     for split, items in photos.items():
         for name, image in items.items():
             rel = f"photos/{split}/{name}.png"
@@ -42,14 +42,17 @@ def run_stages(raw_params, tmp_path):
     raw_params["prepare"]["output"] = str(tmp_path / "prepared")
     raw_params["inpainting"].update(
         image_size=48, buckets=[[10, 20], [30, 40]], classical=["harmonic", "telea"], grid_bucket=[30, 40],
+        cases_per_cell={}, unseen_buckets=[[30, 40]],
         deep={"single_stage": {"steps": 3, "batch_size": 2, "crop": 32, "lr": 0.001,
                                "config": {"width": 8, "depth": 1, "blocks": 1, "disc_width": 8}}},
         masks_dir=str(tmp_path / "masks"), models_dir=str(tmp_path / "models"), reports=str(tmp_path / "reports"))
     params = parse_params(raw_params)
 
-    assert masks.run(params)["count"] == 2
+    assert masks.run(params)["count"] == 9           # 1 held-out photo x 2 buckets x 3 kinds + 1 unseen x 1 x 3
     index = json.loads((tmp_path / "masks" / "index.json").read_text())
-    assert [e["bucket"] for e in index] == [[10, 20], [30, 40]]
+    assert [(e["set"], e["bucket"]) for e in index] == [("heldout", [10, 20])] * 3 + [("heldout", [30, 40])] * 3 + [
+        ("unseen", [30, 40])] * 3
+    assert {e["kind"] for e in index} == {"strokes", "rectangles", "box"}
     assert all(e["bucket"][0] <= 100 * e["ratio"] < e["bucket"][1] for e in index)
 
     train_metrics = train_inpainting.run(params, "single_stage")
@@ -63,12 +66,24 @@ def run_stages(raw_params, tmp_path):
     for method in ("harmonic", "telea", "single_stage"):
         for bucket in ("10-20", "30-40", "all"):
             assert 5 < metrics[f"{method}.{bucket}.hole_psnr"] < metrics[f"{method}.{bucket}.full_psnr"]
+        assert 5 < metrics[f"{method}.unseen_30-40.hole_psnr"] and 0 < metrics[f"{method}.box.ssim"] < 1
         assert metrics[f"{method}.all.fid"] > 0 and np.isfinite(metrics[f"{method}.all.kid"])
-    assert metrics["inception_images"] == 2
+    assert metrics["inception_images"] == 6 and metrics["real_vs_real.all.fid"] > 0
     with open(tmp_path / "reports" / "table.csv") as fh:
         rows = list(csv.DictReader(fh))
+    assert list(rows[0])[:14] == ["method", "set", "bucket", "kind", "n", "hole_psnr", "hole_psnr_lo", "hole_psnr_hi",
+                                  "full_psnr", "full_psnr_lo", "full_psnr_hi", "ssim", "fid", "kid"]
     assert {r["method"] for r in rows} == {"harmonic", "telea", "single_stage"}
-    grid = load_image(tmp_path / "reports" / "grids" / "chelsea.png")
+    overall = [r for r in rows if r["set"] == "heldout" and r["bucket"] == r["kind"] == "all"]
+    assert [int(r["n"]) for r in overall] == [6, 6, 6] and all(float(r["kid"]) == pytest.approx(
+        metrics[f"{r['method']}.all.kid"]) for r in overall)
+    assert {(r["set"], r["bucket"], r["kind"]) for r in rows if r["method"] == "telea"} == {
+        ("heldout", "10-20", "all"), ("heldout", "30-40", "all"), ("heldout", "all", "all"),
+        *(("heldout", "all", k) for k in ("strokes", "rectangles", "box")),
+        ("unseen", "30-40", "all"), ("unseen", "all", "all"), *(("unseen", "all", k) for k in ("strokes", "rectangles", "box"))}
+    assert sorted(p.name for p in (tmp_path / "reports" / "grids").iterdir()) == [
+        "chelsea_box.png", "chelsea_rectangles.png", "chelsea_strokes.png"]
+    grid = load_image(tmp_path / "reports" / "grids" / "chelsea_box.png")
     assert grid.shape == (48 + 14 + 4, 6 * (48 + 4), 3)  # one row: input, 3 methods, ground truth
 
     from mlflow.tracking import MlflowClient

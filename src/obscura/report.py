@@ -430,16 +430,21 @@ class Page:
         if not (reports / "table.csv").is_file():
             return track
         frame = pd.read_csv(reports / "table.csv", dtype={"bucket": str})
+        if "set" in frame:                     # held-out rows by hole size (the unseen set and kinds: table.csv)
+            frame = frame[(frame.set == "heldout") & (frame.kind == "all")]
         metrics = _read_json(reports / "metrics.json")
         overall = frame[frame.bucket == "all"].sort_values("hole_psnr", ascending=False)
         cases = int(overall.n.max()) if len(overall) else 0
         photos = self.params.prepare.photo_splits.heldout
         buckets = ", ".join(f"{lo}–{hi}" for lo, hi in cfg.buckets)
-        track.protocol = (f"{cases} cases per method: {photos} held-out photos (shipped in packages, see "
-                          f"reports/prepare.json; never trained on) at "
-                          f"{cfg.image_size}×{cfg.image_size} px × {len(cfg.buckets)} hole sizes ({buckets} % of the "
-                          f"pixels; {', '.join(cfg.kinds)} masks); hole PSNR is measured inside the hole only, "
-                          "full-image PSNR over the whole picture (known pixels are kept, so it is always higher).")
+        slow = ", ".join(f"{_esc(label(m))} {k}" for m, k in cfg.cases_per_cell.items())
+        track.protocol = (f"Up to {cases} cases per method: {photos} held-out photos (shipped in packages, see "
+                          f"reports/prepare.json; never trained on) at {cfg.image_size}×{cfg.image_size} px × "
+                          f"{len(cfg.buckets)} hole sizes ({buckets} % of the pixels) × {len(cfg.kinds)} mask kinds "
+                          f"({', '.join(cfg.kinds)}), {cfg.masks_per_bucket} mask per photo, size and kind. Slow "
+                          f"methods run on a seeded subset of each (size, kind) cell ({slow or 'none'} cases per "
+                          "cell; column n). Hole PSNR is measured inside the hole only, full-image PSNR over the whole "
+                          "picture (known pixels are kept, so it is always higher).")
         deep = set(cfg.deep)
 
         def url(method: str) -> Callable[[str, float], str | None]:
@@ -463,9 +468,14 @@ class Page:
                       if _number(values.get(f"{k}_lo")) and _number(values.get(f"{k}_hi"))}
                 rows.append(Row([_esc(label(r.method)), kind], values, url(r.method), extra=ci))
             n_fid = int(metrics.get("inception_images") or cases)
+            floor = (f" Real vs real at that count (as many unseen photos against the originals): KID ×10³ "
+                     f"{1e3 * metrics['real_vs_real.all.kid']:.1f}, FID {metrics['real_vs_real.all.fid']:.0f}."
+                     if _number(metrics.get("real_vs_real.all.kid")) else "")
             track.tables.append(table(["Method", "Kind"], cols, rows, caption=(
-                f"Mean over all {cases} cases per method, [95 % bootstrap interval of the mean]. KID/FID: Inception features of the {n_fid} filled "
-                "images against the originals — with so few images FID is biased upwards; compare KID. "
+                f"Mean over the method's cases (n, up to {cases}), [95 % bootstrap interval of the mean]. KID/FID: "
+                f"Inception features of the filled images of {n_fid} seeded held-out cases (the same for every "
+                f"method that ran them) against their originals — with so few images FID is biased upwards; "
+                f"compare KID.{floor} "
                 f"Time: one {cfg.image_size}×{cfg.image_size} image on {_esc(self.cpu)}.")))
             by_bucket = frame[frame.bucket != "all"].pivot(index="method", columns="bucket", values="hole_psnr")
             by_bucket = by_bucket.loc[[m for m in overall.method if m in by_bucket.index]]
@@ -473,7 +483,7 @@ class Page:
             brows = [Row([_esc(label(m))], dict(by_bucket.loc[m]), url(m)) for m in by_bucket.index]
             track.tables.append(table(["Method"], bcols, brows, caption=(
                 "Hole PSNR (dB) by hole size (percent of the pixels); "
-                f"{cfg.masks_per_bucket * len(photos)} cases per cell.")))
+                f"up to {cfg.masks_per_bucket * photos * len(cfg.kinds)} cases per cell (all kinds).")))
         trained = {m: _read_json(reports / "train" / f"{m}.json") for m in cfg.deep}
         trained = {m: t for m, t in trained.items() if t}
         if trained:

@@ -1,4 +1,4 @@
-"""Photos for the inpainting track: the prepared train / held-out splits at the track's resolution."""
+"""Photos for the inpainting track: the prepared train / held-out / unseen splits."""
 
 from __future__ import annotations
 
@@ -20,3 +20,9 @@ def photos(prepared: str | Path, split: str, size: int) -> dict[str, np.ndarray]
             image = resize(image, (size, size), order=3, anti_aliasing=True).clip(0, 1).astype(np.float32)
         out[name] = image
     return out
+
+
+def training_photos(prepared: str | Path) -> list[np.ndarray]:
+    """The training photos at their prepared size and aspect (float32 RGB in [0, 1]), sorted by name: the
+    sampler crops them at several scales."""
+    return [as_rgb(image) for _, image in sorted(load_photos(Path(prepared), "train").items())]

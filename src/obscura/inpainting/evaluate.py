@@ -23,21 +23,27 @@ def scores(output: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str
 
 
 def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases: list[dict],
-             on_case: Callable[[dict, np.ndarray], None] | None = None, progress=None) -> list[dict]:
-    """Run every method on every case (dict with ``image`` name, ``mask``, ``bucket``, ``kind``).
+             on_case: Callable[[dict, np.ndarray], None] | None = None, progress=None,
+             per_cell: dict[str, int] | None = None) -> list[dict]:
+    """Run every method on every case (dict with ``image`` name, ``mask``, ``bucket``, ``kind`` and optional
+    ``set``, ``slot``), or, for a method in ``per_cell``, on the cases with ``slot`` below its count.
 
-    Returns one row per (method, case) with scores and ``seconds``; ``on_case(row, output)`` sees
+    Returns one row per (method, case run) with scores and ``seconds``; ``on_case(row, output)`` sees
     every output (for grids); ``progress()`` is called once per row.
     """
+    per_cell = per_cell or {}
     rows = []
     for index, case in enumerate(cases):
         target, mask = images[case["image"]], case["mask"]
         for name, fn in methods.items():
+            if case.get("slot", 0) >= per_cell.get(name, np.inf):
+                continue
             start = time.perf_counter()
             out = fn(np.where(mask[..., None], 0.0, target).astype(np.float32), mask)
             seconds = time.perf_counter() - start
-            row = {"method": name, "case": index, "image": case["image"], "bucket": bucket_name(case["bucket"]),
-                   "kind": case["kind"], "ratio": float(mask.mean()), "seconds": seconds,
+            row = {"method": name, "case": index, "set": case.get("set", "heldout"), "image": case["image"],
+                   "bucket": bucket_name(case["bucket"]), "kind": case["kind"], "slot": case.get("slot", 0),
+                   "ratio": float(mask.mean()), "seconds": seconds,
                    "known_unchanged": bool(np.array_equal(out[~mask], target[~mask])),
                    **scores(out, target, mask)}
             rows.append(row)
@@ -49,20 +55,23 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
 
 
 def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
-    """Mean per (method, bucket) as table rows (hole and full-image PSNR with 95 % bootstrap intervals over
-    the cases, ``<score>_lo``/``_hi``), and flat metrics ``<method>.<bucket>.<score>`` plus
-    ``<method>.all.<score>`` over all buckets."""
+    """Means per (method, set) over each bucket, each kind and all cases, as table rows (columns method, set,
+    bucket, kind, n, scores; hole and full-image PSNR with 95 % bootstrap intervals of the mean over the
+    cases, ``<score>_lo``/``_hi``), and flat metrics ``<method>.<group>.<score>``: group is the bucket
+    (``30-40``), the kind (``strokes``) or ``all``, prefixed ``unseen_`` on the unseen photos."""
     groups = defaultdict(list)
     for r in rows:
-        groups[(r["method"], r["bucket"])].append(r)
-        groups[(r["method"], "all")].append(r)
+        for group in ((r["bucket"], "all"), ("all", r["kind"]), ("all", "all")):
+            groups[(r["method"], r["set"], *group)].append(r)
     keys = ("hole_psnr", "full_psnr", "ssim", "hole_l1", "seconds")
     table, metrics = [], {}
-    for (method, bucket), rs in sorted(groups.items()):
-        entry = {"method": method, "bucket": bucket, "n": len(rs)}
+    for (method, set_name, bucket, kind), rs in sorted(groups.items()):
+        entry = {"method": method, "set": set_name, "bucket": bucket, "kind": kind, "n": len(rs)}
+        group = bucket if kind == "all" else kind
+        group = group if set_name == "heldout" else f"{set_name}_{group}"
         for k in keys:
             entry[k] = float(np.mean([r[k] for r in rs]))
-            metrics[f"{method}.{bucket}.{k}"] = round(entry[k], 6)
+            metrics[f"{method}.{group}.{k}"] = round(entry[k], 6)
             if k in ("hole_psnr", "full_psnr"):
                 entry[f"{k}_lo"], entry[f"{k}_hi"] = mean_interval([r[k] for r in rs])
         table.append(entry)
@@ -107,12 +116,13 @@ def show_hole(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndarray], seed: int,
-                     net=None) -> dict[str, float]:
-    """FID and KID (Inception features, the generative track's network) of each method's fills
-    against the ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``.
+                     net=None, others: list[np.ndarray] | None = None) -> dict[str, float]:
+    """FID and KID (Inception features, the generative track's network) of each method's fills against the
+    ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``; ``inception_images`` records N.
 
-    With a few held-out images FID is strongly biased upwards (rank-deficient covariances); KID is
-    unbiased at small N and is the figure to compare. ``inception_images`` records N.
+    ``others``: N real images of other photos (the unseen ones); their scores against the same targets are the
+    real-vs-real figures at this count (``real_vs_real.fid`` / ``.kid``). Few distinct photos make FID strongly
+    biased upwards (rank-deficient covariances); KID is unbiased at small N and is the figure to compare.
     """
     import torch
 
@@ -126,7 +136,7 @@ def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndar
 
     real = features(targets)
     scores = {"inception_images": float(len(targets))}
-    for method, images in outputs.items():
+    for method, images in {**outputs, **({"real_vs_real": others} if others else {})}.items():
         result = fid_kid(real, features(images), subset_size=len(targets), subsets=10, seed=seed)
         scores[f"{method}.all.fid"] = round(result["fid"], 4)
         scores[f"{method}.all.kid"] = round(result["kid"], 6)

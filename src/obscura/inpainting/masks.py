@@ -104,17 +104,21 @@ def random_mask(shape: tuple[int, int], bucket: tuple[int, int], kind: str,
 
 
 def mask_set(shape: tuple[int, int], n_images: int, buckets=BUCKETS, kinds=KINDS, seed: int = 0) -> list[dict]:
-    """The fixed evaluation masks: one per (image, bucket), kinds cycled so each bucket mixes kinds.
+    """The fixed evaluation masks: one per (image, bucket, kind).
 
-    Returns dicts with ``image`` (index), ``bucket``, ``kind``, ``ratio`` and ``mask``.
+    Returns dicts with ``image`` (index), ``bucket``, ``kind``, ``ratio``, ``mask`` and ``slot``: the case's
+    rank in a seeded order of its (bucket, kind) cell, so the cases with ``slot < k`` are a seeded subset of
+    k per cell (and the subsets for smaller k are nested in those for larger).
     """
     rng = np.random.default_rng(seed)
     out = []
-    for i in range(n_images):
-        for b, bucket in enumerate(buckets):
-            kind = kinds[(i + b) % len(kinds)]
-            mask = random_mask(shape, tuple(bucket), kind, rng)
-            out.append({"image": i, "bucket": tuple(bucket), "kind": kind, "ratio": float(mask.mean()), "mask": mask})
+    for bucket in buckets:
+        for kind in kinds:
+            slots = rng.permutation(n_images)
+            for i in range(n_images):
+                mask = random_mask(shape, tuple(bucket), kind, rng)
+                out.append({"image": i, "bucket": tuple(bucket), "kind": kind, "ratio": float(mask.mean()),
+                            "mask": mask, "slot": int(slots[i])})
     return out
 
 
@@ -134,21 +138,24 @@ def load_mask(path: str | os.PathLike) -> np.ndarray:
     return gray > 0.5
 
 
-def write_mask_set(masks_dir: str | os.PathLike, cases: list[dict], names: list[str]) -> list[dict]:
-    """Write :func:`mask_set` cases for the photos ``names`` atomically: one PNG per case (white = hole)
-    and ``index.json`` listing file, image name, bucket, kind and hole ratio. Returns the index."""
+def write_mask_set(masks_dir: str | os.PathLike, sets: dict[str, tuple[list[dict], list[str]]]) -> list[dict]:
+    """Write :func:`mask_set` cases of each photo set (name -> (cases, photo names)) atomically: one PNG per
+    case (white = hole) and ``index.json`` listing set, file, image name, bucket, kind, slot and hole ratio.
+    Returns the index."""
     import json
 
     from obscura.io import atomic_dir, save_image
 
     index = []
     with atomic_dir(masks_dir) as tmp:
-        for case in cases:
-            image = names[case["image"] % len(names)]
-            file = f"{image}_{bucket_name(case['bucket'])}_{case['image'] // len(names)}.png"
-            save_image(tmp / file, case["mask"].astype("uint8") * 255)
-            index.append({"file": file, "image": image, "bucket": list(case["bucket"]), "kind": case["kind"],
-                          "ratio": round(case["ratio"], 6)})
+        for set_name, (cases, names) in sets.items():
+            for case in cases:
+                image = names[case["image"] % len(names)]
+                rep = case["image"] // len(names)
+                file = f"{set_name}_{image}_{bucket_name(case['bucket'])}_{case['kind']}_{rep}.png"
+                save_image(tmp / file, case["mask"].astype("uint8") * 255)
+                index.append({"set": set_name, "file": file, "image": image, "bucket": list(case["bucket"]),
+                              "kind": case["kind"], "slot": case["slot"], "ratio": round(case["ratio"], 6)})
         (tmp / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     return index
 

@@ -17,6 +17,9 @@ class DeepTrainParams(Section):
     steps: int = Field(300, ge=1)
     batch_size: int = Field(8, ge=1)
     crop: int = Field(64, ge=16, description="side of the random training crops")
+    scales: tuple[float, float] = Field((1.0, 4.0), description=(
+        "a crop covers crop x s photo pixels, s log-uniform in [low, high] (training photos have a 512 px shorter "
+        "side, the evaluation photos are whole photos at 256: s = 2 matches their scale)"))
     lr: float = Field(2e-3, gt=0)
     config: dict[str, int | float | str | bool] = Field(default_factory=dict)
 
@@ -25,7 +28,12 @@ class InpaintingParams(Section):
     image_size: int = Field(128, ge=32, description="photos are resized to this side for training and evaluation")
     buckets: list[tuple[int, int]] = Field(default_factory=lambda: list(DEFAULT_BUCKETS))
     kinds: list[str] = Field(default_factory=lambda: ["strokes", "rectangles", "box"])
-    masks_per_bucket: int = Field(1, ge=1, description="evaluation masks per held-out photo and bucket")
+    masks_per_bucket: int = Field(1, ge=1, description="evaluation masks per photo, bucket and kind")
+    unseen_buckets: list[tuple[int, int]] = Field(default_factory=lambda: [(30, 40)],
+                                                  description="buckets of the masks on the unseen photos")
+    cases_per_cell: dict[str, int] = Field(default_factory=dict, description=(
+        "method -> seeded cases per (photo set, bucket, kind) cell it runs on (nested subsets); unlisted: all"))
+    fid_per_cell: int = Field(2, ge=1, description="held-out cases per (bucket, kind) scored by FID/KID")
     classical: list[str] = Field(default_factory=lambda: [
         "harmonic", "biharmonic", "total_variation", "push_pull", "telea", "navier_stokes", "skimage_biharmonic",
         "criminisi", "hybrid"])
@@ -35,12 +43,20 @@ class InpaintingParams(Section):
     models_dir: Path = Path("data/inpainting/models")
     reports: Path = Path("reports/inpainting")
 
-    @field_validator("buckets")
+    @field_validator("buckets", "unseen_buckets")
     @classmethod
     def _buckets(cls, value):
         for lo, hi in value:
             if not 0 <= lo < hi <= 100:
                 raise ValueError(f"bucket ({lo}, {hi}) must satisfy 0 <= lo < hi <= 100 (percent)")
+        return value
+
+    @field_validator("cases_per_cell")
+    @classmethod
+    def _cases(cls, value):
+        bad = {k: v for k, v in value.items() if v < 0}
+        if bad:
+            raise ValueError(f"cases per cell must be >= 0 (0: the method is not run); got {bad}")
         return value
 
     @field_validator("kinds")

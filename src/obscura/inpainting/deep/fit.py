@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from obscura.errors import ObscuraError
-from obscura.inpainting.data import photos
+from obscura.inpainting.data import training_photos
 from obscura.inpainting.deep.data import CropSampler
 from obscura.inpainting.deep.registry import make_config, save_checkpoint
 from obscura.inpainting.deep.train import train
@@ -25,9 +25,9 @@ def fit(method: str, cfg, prepared: Path, seed: int, log: Callable[[dict, int], 
     config = make_config(method, **tp.config)
     torch.manual_seed(seed)
     model = config.setup()
-    images = list(photos(prepared, "train", cfg.image_size).values())
-    sampler = CropSampler(images, tp.crop, kinds=tuple(cfg.kinds), buckets=[tuple(b) for b in cfg.buckets],
-                          seed=seed, edges=config.uses_edges)
+    sampler = CropSampler(training_photos(prepared), tp.crop, kinds=tuple(cfg.kinds),
+                          buckets=[tuple(b) for b in cfg.buckets], seed=seed, edges=config.uses_edges,
+                          scales=tp.scales)
     state = cfg.models_dir.parent / ".state" / f"{method}.pt"
     metrics = train(model, sampler, tp.steps, tp.batch_size, tp.lr, seed=seed, log=log, state_path=state,
                     curve=cfg.reports / "train" / f"{method}.csv",

@@ -28,8 +28,8 @@ def test_tiny_config_learns_and_keeps_shape(name, photos):
     torch.manual_seed(0)
     config = make_config(name, tiny=True)
     model = config.setup()
-    batch = CropSampler(photos, 32, seed=1, edges=config.uses_edges).batch(4)
-    opt = torch.optim.Adam(model.generator_parameters(), lr=3e-3)
+    batch = CropSampler(photos, 32, seed=1, edges=config.uses_edges, buckets=[(20, 40)]).batch(4)  # sizeable holes
+    opt = torch.optim.Adam(model.generator_parameters(), lr=1e-3)  # 3e-3 overshoots on some batches (coarse_to_fine)
     losses = []
     for _ in range(8):
         torch.manual_seed(1)  # same timesteps/noise/teacher-forcing draws each step: a fixed objective

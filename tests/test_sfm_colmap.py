@@ -127,16 +127,20 @@ def test_global_mapper_with_an_exif_focal_prior_registers_the_scene(room, tmp_pa
     assert g["focal_error_pct"] < 2.0  # refined away from the 3 % wrong prior
 
 
-def test_a_video_scene_is_matched_sequentially(room, tmp_path):
+def test_a_video_scene_is_matched_sequentially_and_its_dropped_frames_reported(room, tmp_path):
     params, root, m = room
-    assert m["matcher"] == "exhaustive"
+    assert m["matcher"] == "exhaustive" and not m["loop_detection"] and m["sift_max_num_features"] == 8192
     scene = tmp_path / "video"
     shutil.copytree(root / "scenes" / "room" / "images", scene / "images")
     info = json.loads((root / "scenes" / "room" / "scene.json").read_text())
-    (scene / "scene.json").write_text(json.dumps({**info, "kind": "video"}))
+    dropped = {"blurry": ["frame_00003"], "redundant": ["frame_00007", "frame_00011"]}
+    (scene / "scene.json").write_text(json.dumps({**info, "kind": "video", "dropped_frames": dropped}))
     sfm = params.sfm.model_copy(update={"sequential_overlap": 4})
     v = run_sfm(scene, sfm, seed=params.seed, undistort=False, progress=False)
-    assert v["matcher"] == "sequential" and v["images_registered"] == 16
+    assert v["matcher"] == "sequential" and v["loop_detection"] and v["images_registered"] == 16
+    assert v["frames_dropped_blurry"] == 1 and v["frames_dropped_redundant"] == 2
+    reg = json.loads((scene / "sparse" / "registration.json").read_text())
+    assert reg["dropped_frames"] == dropped and not (scene / "sparse" / "vocab_tree.bin").exists()
 
 
 def test_deterministic_mode_repeats_the_same_model(room, tmp_path):

@@ -63,14 +63,20 @@ class SfmParams(Section):
     camera_model: Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"] = "SIMPLE_RADIAL"
     single_camera: bool = Field(True, description="all images share one camera (same device and zoom)")
     max_image_size: int = Field(1600, ge=64, description="SIFT runs on images downscaled to this side")
-    max_num_features: int = Field(8192, ge=64)
+    max_num_features: int | Literal["auto"] = Field("auto", description="SIFT features kept per image; auto: one "
+                                                    "per AUTO_PX_PER_FEATURE px SIFT sees, within AUTO_FEATURES")
     first_octave: int | Literal["auto"] = Field("auto", description="SIFT first octave; -1 upsamples first: ~4x "
                                                 "more features, ~4x slower, ~4x smaller pose errors than 0; auto: "
                                                 "-1 up to AUTO_OCTAVE_MAX_SIDE px on the long side, else 0")
     mapper: Literal["incremental", "global"] = Field("incremental", description="incremental (COLMAP) or global "
                                                      "(GLOMAP-style rotation averaging + global positioning)")
-    exhaustive_max_images: int = Field(100, ge=2, description="exhaustive matching up to this many images, else sequential (always for video)")
+    matcher: Literal["auto", "exhaustive", "sequential", "vocab_tree"] = Field(
+        "auto", description="auto: sequential for video, exhaustive up to exhaustive_max_images photos, else "
+        "vocab_tree (retrieval with a vocabulary tree built from the photos' own features)")
+    exhaustive_max_images: int = Field(100, ge=2, description="auto matcher: exhaustive up to this many photos")
     sequential_overlap: int = Field(10, ge=1)
+    loop_detection: bool = Field(True, description="sequential matching also matches loop candidates retrieved "
+                                 "with a vocabulary tree built from the sequence's own features")
     min_num_matches: int = Field(15, ge=4)
     num_threads: int = Field(-1, ge=-1, description="-1: all cores")
     deterministic: bool = Field(False, description="one thread and a fixed seed: same params -> same model")
@@ -83,6 +89,13 @@ class SfmParams(Section):
     def _octave(cls, v):
         if v != "auto" and not -1 <= v <= 2:
             raise ValueError("first_octave must be auto or -1..2")
+        return v
+
+    @field_validator("max_num_features")
+    @classmethod
+    def _features(cls, v):
+        if v != "auto" and v < 64:
+            raise ValueError("max_num_features must be auto or >= 64")
         return v
 
     @field_validator("num_threads")

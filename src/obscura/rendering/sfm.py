@@ -1,10 +1,15 @@
-"""Structure-from-motion with COLMAP (pycolmap >= 4): SIFT -> matching -> incremental mapping.
+"""Structure-from-motion with COLMAP (pycolmap >= 4): SIFT -> matching -> incremental or global mapping.
+
+Input-dependent settings are chosen from the images unless params.yaml sets them: the SIFT first octave
+and feature count from the image size (:func:`first_octave`, :func:`max_num_features`), the matcher from
+the image count and whether the images are a video (:func:`choose_matcher`).
 
 ``run_sfm(scene_dir, params)`` reads ``<scene>/images`` and writes (atomically):
 
 * ``<scene>/sparse/0/{cameras,images,points3D}.bin`` — the largest reconstructed model;
 * ``<scene>/sparse/points3D.ply`` — its points after statistical outlier removal (open3d);
-* ``<scene>/sparse/registration.json`` — registered and unregistered image names, per-phase times;
+* ``<scene>/sparse/registration.json`` — registered and unregistered image names, per-phase times, and the
+  video frames ingest dropped as blurry or redundant;
 * ``<scene>/undistorted/{images,sparse/0}`` — optional PINHOLE copy for renderers that need it.
 
 It returns flat metrics; built-in scenes (with ``ground_truth/``) also get pose accuracy after a
@@ -13,6 +18,7 @@ Sim(3) alignment of camera centres and the focal-length error.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -29,6 +35,11 @@ class ReconstructionError(ObscuraError):
 
 
 AUTO_OCTAVE_MAX_SIDE = 1000  # px: SIFT starts one octave up (first_octave -1) on images up to this long side
+# auto feature count: one kept feature per this many pixels SIFT sees (the densest generated scenes detect one
+# per 190-280 px), rounded up to a multiple of 1024, never fewer than COLMAP's default 8192 and at most 16384
+# (matching time grows with the square of the count)
+AUTO_PX_PER_FEATURE = 200
+AUTO_FEATURES = (8192, 16384)
 
 
 def first_octave(params: SfmParams, width: int, height: int) -> int:
@@ -38,6 +49,34 @@ def first_octave(params: SfmParams, width: int, height: int) -> int:
     if params.first_octave != "auto":
         return params.first_octave
     return -1 if min(max(width, height), params.max_image_size) <= AUTO_OCTAVE_MAX_SIDE else 0
+
+
+def sift_pixels(params: SfmParams, width: int, height: int) -> float:
+    """Pixels of the image SIFT's first octave works on: downscaled to ``max_image_size``, doubled per
+    octave below 0 (first_octave -1 upsamples 2x along each axis)."""
+    scale = min(1.0, params.max_image_size / max(width, height)) * 2.0 ** -first_octave(params, width, height)
+    return width * height * scale * scale
+
+
+def max_num_features(params: SfmParams, width: int, height: int) -> int:
+    """SIFT features kept per image: the params value, or with ``auto`` one per ``AUTO_PX_PER_FEATURE`` pixels
+    SIFT sees, rounded up to 1024 and clipped to ``AUTO_FEATURES`` (8192 up to ~1.6 MP seen; a 1000 px image
+    at first octave -1 sees 4x its pixels and keeps up to 16384, so the upsampled octave is not cut away)."""
+    if params.max_num_features != "auto":
+        return params.max_num_features
+    lo, hi = AUTO_FEATURES
+    return int(min(max(1024 * math.ceil(sift_pixels(params, width, height) / AUTO_PX_PER_FEATURE / 1024), lo), hi))
+
+
+def choose_matcher(params: SfmParams, num_images: int, video: bool) -> str:
+    """The params matcher, or with ``auto``: ``sequential`` for video frames (neighbours in time overlap;
+    loops are found by retrieval), ``exhaustive`` up to ``exhaustive_max_images`` photos (every pair, the
+    most complete), else ``vocab_tree`` (each photo matched with its most similar ones, any order)."""
+    if params.matcher != "auto":
+        return params.matcher
+    if video:
+        return "sequential"
+    return "exhaustive" if num_images <= params.exhaustive_max_images else "vocab_tree"
 
 
 def camera_prior(params: SfmParams, scene: dict) -> str:
@@ -60,7 +99,7 @@ def _options(params: SfmParams, seed: int, width: int, height: int, scene: dict)
     reader = pycolmap.ImageReaderOptions(camera_model=params.camera_model, camera_params=camera_prior(params, scene))
     extraction = pycolmap.FeatureExtractionOptions(num_threads=threads, max_image_size=params.max_image_size,
                                                    use_gpu=False)
-    extraction.sift.max_num_features = params.max_num_features
+    extraction.sift.max_num_features = max_num_features(params, width, height)
     extraction.sift.first_octave = first_octave(params, width, height)
     matching = pycolmap.FeatureMatchingOptions(num_threads=threads, use_gpu=False)
     verification = pycolmap.TwoViewGeometryOptions(min_num_inliers=params.min_num_matches)
@@ -84,22 +123,54 @@ def _options(params: SfmParams, seed: int, width: int, height: int, scene: dict)
     return reader, extraction, matching, verification, mapping
 
 
-def _verified_pairs(database_path: Path) -> dict[str, int]:
-    """Number of geometrically verified partner images for every image (by name) in the database."""
+def verified_pairs(database_path: str | os.PathLike) -> tuple[list[str], list[tuple[str, str]]]:
+    """The database's image names and its geometrically verified image pairs (names, each pair sorted)."""
     import pycolmap
 
     db = pycolmap.Database.open(str(database_path))
     try:
-        partners = {img.image_id: 0 for img in db.read_all_images()}
-        pair_ids, geometries = db.read_two_view_geometries()
-        for pid, geom in zip(pair_ids, geometries):
-            if len(geom.inlier_matches) > 0:
-                for i in pycolmap.pair_id_to_image_pair(pid):
-                    partners[i] += 1
         names = {img.image_id: img.name for img in db.read_all_images()}
+        pair_ids, geometries = db.read_two_view_geometries()
     finally:
         db.close()
-    return {names[i]: n for i, n in partners.items()}
+    pairs = [tuple(sorted(names[i] for i in pycolmap.pair_id_to_image_pair(pid)))
+             for pid, geom in zip(pair_ids, geometries) if len(geom.inlier_matches) > 0]
+    return sorted(names.values()), sorted(pairs)
+
+
+def match_images(database_path: Path, params: SfmParams, matcher: str, matching, verification,
+                 seed: int = 0) -> dict:
+    """Match the database's features with ``matcher``; sequential (with ``loop_detection``) and vocab_tree
+    matching first build a vocabulary tree from the database's own features (next to the database, removed
+    after). Returns what was done: ``matcher``, ``loop_detection`` and the tree's size."""
+    import pycolmap
+
+    from obscura.rendering.retrieval import build_vocab_tree
+
+    info = {"matcher": matcher, "loop_detection": matcher == "sequential" and params.loop_detection}
+    if matcher == "exhaustive":
+        pycolmap.match_exhaustive(database_path, matching_options=matching, verification_options=verification,
+                                  device=pycolmap.Device.cpu)
+        return info
+    tree = database_path.with_name("vocab_tree.bin")
+    try:
+        if matcher == "vocab_tree" or info["loop_detection"]:
+            info.update(build_vocab_tree(database_path, tree, seed=seed, num_threads=matching.num_threads))
+        if matcher == "sequential":
+            pairing = pycolmap.SequentialPairingOptions(overlap=params.sequential_overlap,
+                                                        num_threads=matching.num_threads)
+            if info["loop_detection"]:
+                pairing.loop_detection = True
+                pairing.vocab_tree_path = str(tree)
+            pycolmap.match_sequential(database_path, matching_options=matching, pairing_options=pairing,
+                                      verification_options=verification, device=pycolmap.Device.cpu)
+        else:
+            pairing = pycolmap.VocabTreePairingOptions(vocab_tree_path=str(tree), num_threads=matching.num_threads)
+            pycolmap.match_vocabtree(database_path, matching_options=matching, pairing_options=pairing,
+                                     verification_options=verification, device=pycolmap.Device.cpu)
+    finally:
+        tree.unlink(missing_ok=True)
+    return info
 
 
 def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undistort: bool = True,
@@ -132,6 +203,7 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
 
     scene = read_scene_json(scene_dir) if (scene_dir / "scene.json").is_file() else {"width": width, "height": height}
     reader, extraction, matching, verification, mapping = _options(params, seed, width, height, scene)
+    dropped = scene.get("dropped_frames", {})  # video frames ingest left out (blurry / redundant)
     timings: dict[str, float] = {}
     bar = tqdm(total=4 + undistort, desc=f"sfm {scene_dir.name}", unit="phase", disable=not progress)
 
@@ -151,17 +223,11 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
                                   reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
         phase("features", t0)
         t0 = time.perf_counter()
-        sequential = scene.get("kind") == "video" or len(names) > params.exhaustive_max_images
-        if not sequential:
-            pycolmap.match_exhaustive(db, matching_options=matching, verification_options=verification,
-                                      device=pycolmap.Device.cpu)
-        else:
-            pairing = pycolmap.SequentialPairingOptions(overlap=params.sequential_overlap, num_threads=matching.num_threads)
-            pycolmap.match_sequential(db, matching_options=matching, pairing_options=pairing,
-                                      verification_options=verification, device=pycolmap.Device.cpu)
+        matched = match_images(db, params, choose_matcher(params, len(names), scene.get("kind") == "video"),
+                               matching, verification, seed=seed)
         phase("matching", t0)
-        partners = _verified_pairs(db)
-        isolated = [n for n in names if partners.get(n, 0) == 0]
+        paired = {n for pair in verified_pairs(db)[1] for n in pair}
+        isolated = [n for n in names if n not in paired]
         if len(isolated) == len(names):
             raise ReconstructionError(
                 f"{image_dir}: no two images share enough matching features (>= {params.min_num_matches} "
@@ -197,10 +263,11 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
             "mean_reprojection_error_px": rec.compute_mean_reprojection_error(),
             "mean_track_length": rec.compute_mean_track_length(),
             "mean_observations_per_image": rec.compute_mean_observations_per_reg_image(),
-            "width": width, "height": height, "mapper": params.mapper,
-            "matcher": "sequential" if sequential else "exhaustive",
+            "width": width, "height": height, "mapper": params.mapper, **matched,
             "sift_first_octave": extraction.sift.first_octave,
+            "sift_max_num_features": extraction.sift.max_num_features,
             "focal_prior_px": float(scene.get("focal_prior_px") or 0.0),
+            **{f"frames_dropped_{why}": len(frames) for why, frames in dropped.items()},
         }
         gt_dir = scene_dir / "ground_truth" / "sparse"
         if gt_dir.is_dir():
@@ -208,6 +275,7 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
         db.unlink()
         write_json(out / "registration.json", {"registered": registered, "unregistered": unregistered,
                                                "images_without_verified_pairs": isolated,
+                                               "dropped_frames": dropped,
                                                "camera_model": params.camera_model, **metrics, **timings})
     if undistort:
         t0 = time.perf_counter()

@@ -13,11 +13,17 @@ from obscura.errors import ObscuraError
 from obscura.rendering.scenes.builtin import SCENES, SceneConfig
 
 
-def build_scene(name: str, num_views: int, width: int, height: int, fov_x_deg: float | None = None) -> SceneConfig:
-    """The registered built-in scene ``name`` configured for this camera set."""
+def build_scene(name: str, num_views: int, width: int, height: int, fov_x_deg: float | None = None,
+                **variation) -> SceneConfig:
+    """The registered built-in scene ``name`` configured for this camera set; ``variation`` sets other fields
+    of its config (``textures``, ``aside_fraction``, ``turns``, ``kind``, ...) for benchmark scenes."""
     if name not in SCENES:
         raise ObscuraError(f"unknown built-in scene {name!r}; available: {sorted(SCENES)}.")
-    kwargs = {"num_views": num_views, "width": width, "height": height}
+    fields = set(SCENES[name].__dataclass_fields__)
+    unknown = sorted(set(variation) - fields)
+    if unknown:
+        raise ObscuraError(f"scene {name!r} has no setting(s) {unknown}; it has {sorted(fields)}.")
+    kwargs = {"num_views": num_views, "width": width, "height": height, **variation}
     if fov_x_deg is not None:
         kwargs["fov_x_deg"] = fov_x_deg
     return SCENES[name](**kwargs)

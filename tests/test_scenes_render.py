@@ -167,3 +167,38 @@ def test_same_seed_same_scene(tiny_orbit, tmp_path):
     make_scene("orbit", scene, tmp_path / "again", supersample=1, gt_points=300, seed=3, progress=False)
     for sub in ["images/007.png", "ground_truth/sparse/points3D.txt", "ground_truth/sparse/images.txt"]:
         assert (out / sub).read_bytes() == (tmp_path / "again" / sub).read_bytes()
+
+
+def test_benchmark_variations_change_only_what_they_name():
+    plain, aside = build_scene("room", 20, 64, 48), build_scene("room", 20, 64, 48, aside_fraction=0.2, aside_deg=45.0)
+    turned = aside.aside_views()
+    assert turned.tolist() == [2, 7, 12, 17]
+    p, a = plain.poses(), aside.poses()
+    np.testing.assert_allclose(camera_centers(a), camera_centers(p), atol=1e-9)   # same positions
+    keep = np.setdiff1d(np.arange(20), turned)
+    assert np.array_equal(a[keep], p[keep])
+    for i in turned:  # turned about the world up axis by 45 degrees: the viewing direction's yaw changes, not its tilt
+        fp, fa = p[i, 2, :3], a[i, 2, :3]
+        yaw = np.degrees(np.arccos(np.dot(fp[:2], fa[:2]) / np.linalg.norm(fp[:2]) / np.linalg.norm(fa[:2])))
+        assert yaw == pytest.approx(45.0, abs=1e-6) and fa[2] == pytest.approx(fp[2], abs=1e-9)
+
+    loop = build_scene("orbit", 24, 64, 48, turns=1.0, elevation_deg=(25.0, 25.0), kind="video").poses()
+    step = np.linalg.norm(np.diff(camera_centers(loop), axis=0), axis=1)
+    closing = np.linalg.norm(camera_centers(loop)[0] - camera_centers(loop)[-1])
+    assert step.min() <= closing <= step.max() and closing < 0.1 * step.sum()   # last view one step from the first
+
+    procedural = build_scene("room", 4, 64, 48, textures="procedural").meshes()
+    photos, again = build_scene("room", 4, 64, 48).meshes(), build_scene("room", 4, 64, 48, textures="procedural").meshes()
+    assert all(np.array_equal(m.texture, n.texture) for m, n in zip(procedural, again))   # seeded by the name
+    assert not any(m.texture.shape == n.texture.shape and np.allclose(m.texture, n.texture)
+                   for m, n in zip(procedural, photos))
+    assert len({m.texture.tobytes() for m in build_scene("orbit", 4, 64, 48, textures="materials").meshes()
+                if m.name in ("ground", "sphere", "pillar")}) == 3
+
+
+@pytest.mark.parametrize("bad", [{"textures": "marble"}, {"wobble": 1.0}])
+def test_unknown_variations_are_refused(bad):
+    from obscura.errors import ObscuraError
+
+    with pytest.raises(ObscuraError, match="marble|wobble"):
+        build_scene("orbit", 4, 64, 48, **bad).meshes()

@@ -97,9 +97,10 @@ class GridNeRF(NerfModel):
         threshold = -np.log1p(-c.occupancy_threshold) / self.step_size     # σ giving that opacity in one step
         self.occupancy = OccupancyGrid(tuple(res), float(threshold))
 
-    def density(self, unit: torch.Tensor, with_features: bool = False):
-        """σ (and geometry features) at model-space points in ``[−1, 1]³``."""
-        raw = self.density_net(self.encoding(unit * 0.5 + 0.5))
+    def density(self, unit: torch.Tensor, with_features: bool = False, encoded: torch.Tensor | None = None):
+        """σ (and geometry features) at model-space points in ``[−1, 1]³`` (``encoded``: their hash
+        encoding, already computed by :meth:`visible`)."""
+        raw = self.density_net(self.encoding(unit * 0.5 + 0.5, encoded))
         sigma = trunc_exp(raw[:, 0] - 1.0)
         return (sigma, raw[:, 1:]) if with_features else sigma
 
@@ -122,24 +123,27 @@ class GridNeRF(NerfModel):
     def render_rays(self, origins, dirs, generator=None, max_samples: int | None = None):
         """Per-ray colour, opacity, distance; ``n_rays`` (the first rays whose samples fit in
         ``max_samples``; the others are not rendered) and ``samples`` (network evaluations with gradient).
-        Without gradients the densities of the visibility pass are reused (one network pass per sample)."""
+        The visibility pass's work is reused: without gradients its densities and features (one network
+        pass per sample), with gradients its hash encodings (only the encoding's backward runs again)."""
         origins, dirs = self.to_box_frame(origins, dirs)
         samples = self.march(origins, dirs, generator)
         n_rays = len(origins)
         if max_samples is not None:                               # bounds the density pass below
             samples, n_rays = _first_rays(samples, n_rays, 4 * max_samples)
         reuse = not torch.is_grad_enabled() and max_samples is None
-        sigma = geo = None
         if self.config.early_stop > 0 and len(samples[0]):
-            keep, sigma, geo = self.visible(origins, dirs, samples, n_rays, features=reuse)
-            samples = tuple(a[keep] for a in samples)
-            sigma, geo = (sigma[keep], geo[keep]) if reuse else (None, None)
+            keep, kept = self.visible(origins, dirs, samples, n_rays,
+                                      keep="outputs" if reuse else "encodings" if torch.is_grad_enabled() else None)
+            samples = tuple(a[keep] for a in samples + kept)
         if max_samples is not None:
             samples, n_rays = _first_rays(samples, n_rays, max_samples)
-        ray_ids, t0, t1 = samples
+        ray_ids, t0, t1, *kept = samples
         mid = (t0 + t1) / 2
-        if sigma is None:
-            sigma, geo = self.density(self.to_unit(origins[ray_ids] + mid[:, None] * dirs[ray_ids]), with_features=True)
+        if reuse and kept:
+            sigma, geo = kept
+        else:
+            sigma, geo = self.density(self.to_unit(origins[ray_ids] + mid[:, None] * dirs[ray_ids]), with_features=True,
+                                      encoded=kept[0] if kept else None)
         view = spherical_harmonics(dirs[ray_ids], self.config.dir_degree)
         rgb = torch.sigmoid(self.color_net(torch.cat([geo, view], -1)))
         weights, _ = render_weights(sigma, t1 - t0, ray_ids, n_rays)
@@ -150,34 +154,35 @@ class GridNeRF(NerfModel):
         return out
 
     @torch.no_grad()
-    def visible(self, origins, dirs, samples, n_rays: int, window: int = 16, features: bool = False):
+    def visible(self, origins, dirs, samples, n_rays: int, window: int = 16, keep: str | None = None):
         """Mask of the samples before each ray's transmittance falls below ``early_stop``: densities
         are evaluated front to back, ``window`` samples per ray at a time, for the rays still
-        transparent (a ray keeps at most one window past that point). With ``features``, also every
-        sample's density and geometry features (filled where kept; else None, None)."""
+        transparent (a ray keeps at most one window past that point). Also returns, filled where the
+        mask is set, every sample's density and geometry features (``keep="outputs"``), its hash
+        encoding (``"encodings"``), or nothing (None)."""
         ray_ids, t0, t1 = samples
         starts, counts = segment_starts(ray_ids, n_rays)
         rank = torch.arange(len(ray_ids)) - starts[ray_ids]
         order = torch.argsort(rank, stable=True)
         bounds = torch.searchsorted(rank[order], torch.arange(0, int(counts.max()) + window, window)).tolist()
         depth, limit = torch.zeros(n_rays), -math.log(self.config.early_stop)
-        keep = torch.zeros(len(ray_ids), dtype=torch.bool)
-        sigma = torch.zeros(len(ray_ids)) if features else None
-        geo = torch.zeros(len(ray_ids), self.config.geo_features) if features else None
+        mask = torch.zeros(len(ray_ids), dtype=torch.bool)
+        n = len(ray_ids)
+        kept = {"outputs": (torch.empty(n), torch.empty(n, self.config.geo_features)),
+                "encodings": (torch.empty(n, self.encoding.out_dim),), None: ()}[keep]
         for a, b in itertools.pairwise(bounds):
             idx = order[a:b]
             idx = idx[depth[ray_ids[idx]] < limit]
             if not len(idx):
                 break
-            keep[idx] = True
-            pts = self.to_unit(origins[ray_ids[idx]] + ((t0[idx] + t1[idx]) / 2)[:, None] * dirs[ray_ids[idx]])
-            if features:
-                sigma[idx], geo[idx] = self.density(pts, with_features=True)
-                s = sigma[idx]
-            else:
-                s = self.density(pts)
+            mask[idx] = True
+            unit = self.to_unit(origins[ray_ids[idx]] + ((t0[idx] + t1[idx]) / 2)[:, None] * dirs[ray_ids[idx]])
+            encoded = self.encoding(unit * 0.5 + 0.5)
+            s, geo = self.density(unit, with_features=True, encoded=encoded)
+            for buffer, value in zip(kept, (s, geo) if keep == "outputs" else (encoded,)):
+                buffer[idx] = value
             depth.index_add_(0, ray_ids[idx], s * (t1[idx] - t0[idx]))
-        return keep, sigma, geo
+        return mask, kept
 
     def parameter_groups(self) -> list[dict]:
         return [{"params": self.encoding.parameters(), "weight_decay": 0.0},

@@ -85,19 +85,21 @@ def _encode_backward(x, grad_out, res, hashed, grad_table):
 
 class _HashEncode(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, table, res, hashed):
-        out = np.empty((len(x), table.shape[0] * table.shape[2]), np.float32)
-        _encode(x.numpy(), table.detach().numpy(), res, hashed, out)
+    def forward(ctx, x, table, res, hashed, encoded):
+        if encoded is None:
+            out = np.empty((len(x), table.shape[0] * table.shape[2]), np.float32)
+            _encode(x.numpy(), table.detach().numpy(), res, hashed, out)
+            encoded = torch.from_numpy(out)
         ctx.save_for_backward(x)
         ctx.res, ctx.hashed, ctx.shape = res, hashed, table.shape
-        return torch.from_numpy(out)
+        return encoded
 
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
         grad = np.zeros(ctx.shape, np.float32)
         _encode_backward(x.numpy(), grad_out.contiguous().numpy(), ctx.res, ctx.hashed, grad)
-        return None, torch.from_numpy(grad), None, None
+        return None, torch.from_numpy(grad), None, None, None
 
 
 def hash_encode_reference(x: torch.Tensor, table: torch.Tensor, res: np.ndarray, hashed: np.ndarray) -> torch.Tensor:
@@ -121,7 +123,9 @@ def hash_encode_reference(x: torch.Tensor, table: torch.Tensor, res: np.ndarray,
 
 class HashGrid(torch.nn.Module):
     """``levels`` levels of ``features`` features, resolutions ``min_res`` … ``max_res``, ``2^log2_size``
-    entries per level; ``forward(x)`` maps points in ``[0, 1]³`` (N, 3) to (N, levels·features)."""
+    entries per level; ``forward(x)`` maps points in ``[0, 1]³`` (N, 3) to (N, levels·features).
+    ``encoded``: that output, computed earlier (without gradient) from the same points and table; it is
+    returned as is and only the backward runs (the table's gradient is the same)."""
 
     def __init__(self, levels: int = 16, features: int = 2, log2_size: int = 18, min_res: int = 16,
                  max_res: int = 1024, seed: int = 0):
@@ -134,6 +138,6 @@ class HashGrid(torch.nn.Module):
         self.table = torch.nn.Parameter((init * 2 - 1) * 1e-4)
         self.out_dim = levels * features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, encoded: torch.Tensor | None = None) -> torch.Tensor:
         x = x.detach().float().clamp(0, 1 - 1e-6).contiguous()
-        return _HashEncode.apply(x, self.table, self.res, self.hashed)
+        return _HashEncode.apply(x, self.table, self.res, self.hashed, encoded)

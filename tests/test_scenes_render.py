@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
+from obscura.data import photos
 from obscura.rendering.cameras import (Intrinsics, camera_centers, look_at, opencv_to_nerf_c2w, pose_errors, project,
                                        read_colmap_model, read_transforms_json, reconstruction_poses, umeyama)
 from obscura.rendering.scene_format import load_cameras, load_split
-from obscura.rendering.scenes import build_scene, make_scene
+from obscura.rendering.scenes import build_scene, make_scene, textures
 from obscura.rendering.scenes.mesh import quad
 from obscura.rendering.scenes.render import MeshRenderer, bilinear
 
@@ -188,12 +189,25 @@ def test_benchmark_variations_change_only_what_they_name():
     assert step.min() <= closing <= step.max() and closing < 0.1 * step.sum()   # last view one step from the first
 
     procedural = build_scene("room", 4, 64, 48, textures="procedural").meshes()
-    photos, again = build_scene("room", 4, 64, 48).meshes(), build_scene("room", 4, 64, 48, textures="procedural").meshes()
+    textures.dead_leaves.cache_clear()   # draw every texture again rather than reuse the cached arrays
+    again = build_scene("room", 4, 64, 48, textures="procedural").meshes()
     assert all(np.array_equal(m.texture, n.texture) for m, n in zip(procedural, again))   # seeded by the name
+    assert not np.array_equal(textures.dead_leaves("china"), textures.dead_leaves("rocket"))   # a name, its own image
+    plain = build_scene("room", 4, 64, 48).meshes()
     assert not any(m.texture.shape == n.texture.shape and np.allclose(m.texture, n.texture)
-                   for m, n in zip(procedural, photos))
+                   for m, n in zip(procedural, plain))
     assert len({m.texture.tobytes() for m in build_scene("orbit", 4, 64, 48, textures="materials").meshes()
                 if m.name in ("ground", "sphere", "pillar")}) == 3
+
+
+def test_scene_photos_come_from_the_photo_catalogue():
+    assert not {p.name for p in photos.TEXTURE_ONLY} & set(photos.PHOTOS)   # texture-only images stay out of the split
+    for p in photos.TEXTURE_ONLY:
+        assert p.path().is_file() and p.licence and p.credit, p.name
+    hubble = textures.photo("hubble_deep_field")
+    assert hubble.shape == (872, 1000, 3) and hubble.dtype == np.float32       # full resolution, not a draft decode
+    assert np.array_equal(hubble, photos.PHOTOS["hubble"].load(10_000) / np.float32(255))
+    assert textures.photo("page").shape == (191, 384, 3)                         # grey -> RGB
 
 
 @pytest.mark.parametrize("bad", [{"textures": "marble"}, {"wobble": 1.0}])

@@ -145,6 +145,15 @@ CATALOGUE: tuple[Photo, ...] = tuple([
 ])
 PHOTOS: dict[str, Photo] = {p.name: p for p in CATALOGUE}
 DEBIAN_PACKAGES = tuple(sorted({p.package for p in CATALOGUE if p.registry == "debian"}))
+# Shipped images the built-in scenes use only as textures (microscopy, a scanned page, text): not natural
+# photographs, so no part of the catalogue or its split.
+TEXTURE_ONLY: tuple[Photo, ...] = tuple([
+    *_pypi(_SK, "skimage.data", "CC0-1.0", "Paul Müller et al. (docstring of skimage.data.cell)", cell="cell.png"),
+    *_pypi(_SK, "skimage.data", "not stated (distributed in scikit-image, BSD-3-Clause)", "scikit-image data",
+           page="page.png"),
+    *_pypi(_SK, "skimage.data", "public domain", "Wikipedia File:Corner.png (docstring of skimage.data.text)",
+           text="text.png"),
+])
 
 
 def check_installed(photos: tuple[Photo, ...] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Texture sources: the photographs that ship inside scikit-image and scikit-learn, and procedural images.
+"""Texture sources: the photographs of the catalogue in :mod:`obscura.data.photos` (those shipped inside
+scikit-image and scikit-learn, plus its texture-only images), and procedural images.
 
 Every surface of a built-in scene gets its own photo (or its own crop of one), never a repeating tile:
 repeated texture gives SfM self-similar matches that converge to wrong poses.
@@ -14,45 +15,31 @@ A scene names its surfaces' photos once; a texture *style* decides what is drawn
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 
 import numpy as np
 
+from obscura.data import photos
 from obscura.errors import ObscuraError
 
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field",
-                  "retina", "camera", "moon")
-SKLEARN_PHOTOS = ("china", "flower")
-MATERIAL_PHOTOS = ("brick", "grass", "gravel", "cat", "coins", "clock", "cell", "page", "text")
+SOURCES: dict[str, photos.Photo] = {p.name: p for p in photos.CATALOGUE + photos.TEXTURE_ONLY}
+# surfaces keep skimage.data's name for the photo the catalogue calls "hubble" (procedural textures are seeded by it)
+ALIASES = {"hubble_deep_field": "hubble"}
 # the built-in scenes' photo names -> the distinct shipped photo the ``materials`` style draws instead
 MATERIALS = {"china": "gravel", "rocket": "brick", "coffee": "grass", "hubble_deep_field": "coins",
-             "camera": "cell", "retina": "clock", "astronaut": "cat", "chelsea": "page",
+             "camera": "cell", "retina": "clock", "astronaut": "chelsea", "chelsea": "page",
              "flower": "moon", "immunohistochemistry": "text"}
 STYLES = ("photos", "materials", "procedural")
 
 
 @lru_cache(maxsize=None)
 def photo(name: str) -> np.ndarray:
-    """A shipped photo as float32 HxWx3 in [0, 1] (grayscale photos are replicated to RGB)."""
-    if name in SKLEARN_PHOTOS:
-        from sklearn.datasets import load_sample_image
-
-        image = load_sample_image(f"{name}.jpg")
-    elif name in SKIMAGE_PHOTOS + MATERIAL_PHOTOS:
-        import skimage.data
-
-        try:
-            image = getattr(skimage.data, name)()
-        except Exception as exc:  # pooch/missing-data errors differ between versions
-            raise ObscuraError(f"scikit-image photo {name!r} is not available ({exc}). "
-                               "Reinstall scikit-image with its bundled data.") from exc
-    else:
-        raise ObscuraError(f"unknown texture photo {name!r}; choose from "
-                           f"{SKIMAGE_PHOTOS + SKLEARN_PHOTOS + MATERIAL_PHOTOS}.")
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    image = image[..., :3].astype(np.float32) / 255.0
+    """A catalogue photo at full resolution as float32 HxWx3 in [0, 1] (grayscale replicated to RGB)."""
+    source = SOURCES.get(ALIASES.get(name, name))
+    if source is None:
+        raise ObscuraError(f"unknown texture photo {name!r}; choose from {sorted(SOURCES) + sorted(ALIASES)}.")
+    image = source.load(min_side=sys.maxsize).astype(np.float32) / 255.0   # never decoded at a reduced scale
     image.setflags(write=False)
     return image
 

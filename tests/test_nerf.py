@@ -200,7 +200,7 @@ def test_grid_render_reusing_the_visibility_pass_equals_a_full_network_pass(tiny
 
 def test_grid_training_pass_reusing_the_visibility_encodings_gives_the_same_loss_and_gradients(tiny_scene,
                                                                                                monkeypatch):
-    from obscura.rendering.nerf.hashgrid import HashGrid
+    from obscura.rendering.nerf import hashgrid
 
     cams = scene_cameras(tiny_scene, "ground_truth")
     model = build_model("grid", MODELS.make("grid", tiny=True, steps=30), cams)
@@ -208,19 +208,28 @@ def test_grid_training_pass_reusing_the_visibility_encodings_gives_the_same_loss
     origins, dirs = (a.reshape(-1, 3)[::7] for a in rays(cams.intrinsics, cams.poses[cams.train[0]]))
     dirs = dirs / dirs.norm(dim=-1, keepdim=True)
     target = torch.rand(len(origins), 3, generator=torch.Generator().manual_seed(0))
+    kernel, encoded = hashgrid._encode, []
+
+    def counting(x, *args):
+        encoded.append(len(x))
+        return kernel(x, *args)
+
+    monkeypatch.setattr(hashgrid, "_encode", counting)
 
     def loss_and_grads():
+        encoded.clear()
         model.zero_grad()
         out = model.render_rays(origins, dirs, torch.Generator().manual_seed(1), max_samples=4096)
         loss = ((out["rgb"] - target[:out["n_rays"]]) ** 2).mean()
         loss.backward()
-        return out["samples"], loss.detach(), [p.grad.clone() for p in model.parameters()]
+        return out["samples"], loss.detach(), [p.grad.clone() for p in model.parameters()], sum(encoded)
 
     reused = loss_and_grads()
-    encode = HashGrid.forward
-    monkeypatch.setattr(HashGrid, "forward", lambda self, x, encoded=None: encode(self, x))   # encode again
+    encode = hashgrid.HashGrid.forward
+    monkeypatch.setattr(hashgrid.HashGrid, "forward", lambda self, x, encoded=None: encode(self, x))  # encode again
     again = loss_and_grads()
     assert reused[0] == again[0] > 0
+    assert again[3] == reused[3] + again[0], "with reuse the kept samples are not encoded a second time"
     assert torch.equal(reused[1], again[1])
     assert any(g.abs().sum() > 0 for g in reused[2])
     for a, b in zip(reused[2], again[2]):

@@ -100,7 +100,10 @@ class GridNeRF(NerfModel):
     def density(self, unit: torch.Tensor, with_features: bool = False, encoded: torch.Tensor | None = None):
         """σ (and geometry features) at model-space points in ``[−1, 1]³`` (``encoded``: their hash
         encoding, already computed by :meth:`visible`)."""
-        raw = self.density_net(self.encoding(unit * 0.5 + 0.5, encoded))
+        return self._density_head(self.encoding(unit * 0.5 + 0.5, encoded), with_features)
+
+    def _density_head(self, encoded: torch.Tensor, with_features: bool):
+        raw = self.density_net(encoded)
         sigma = trunc_exp(raw[:, 0] - 1.0)
         return (sigma, raw[:, 1:]) if with_features else sigma
 
@@ -178,7 +181,7 @@ class GridNeRF(NerfModel):
             mask[idx] = True
             unit = self.to_unit(origins[ray_ids[idx]] + ((t0[idx] + t1[idx]) / 2)[:, None] * dirs[ray_ids[idx]])
             encoded = self.encoding(unit * 0.5 + 0.5)
-            s, geo = self.density(unit, with_features=True, encoded=encoded)
+            s, geo = self._density_head(encoded, with_features=True)
             for buffer, value in zip(kept, (s, geo) if keep == "outputs" else (encoded,)):
                 buffer[idx] = value
             depth.index_add_(0, ray_ids[idx], s * (t1[idx] - t0[idx]))

@@ -15,6 +15,7 @@ Retries, the schedule and the sweep width come from params.yaml's ``orchestratio
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -153,10 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "sweep":
         from flows.sweep import SweepError, check_sweep, format_table, parse_grid, sweep, task_runner
         from obscura.config import load_params
+        from obscura.tracking import TrackingUnavailable, check_reachable
 
         try:
             check_sweep(parse_grid(args.overrides), args.stages, ROOT)      # refuse before Prefect starts
-        except SweepError as exc:
+            if os.environ.get("MLFLOW_TRACKING_URI"):
+                check_reachable(os.environ["MLFLOW_TRACKING_URI"])
+        except (SweepError, TrackingUnavailable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         workers = args.workers or load_params(ROOT / "params.yaml").orchestration.sweep_workers

@@ -27,6 +27,7 @@ from prefect import flow, task
 from prefect.futures import wait
 
 import flows
+from obscura.tracking import check_reachable
 
 ROOT = flows.ROOT
 
@@ -274,6 +275,8 @@ def sweep(overrides: list[str], targets: list[str] | None = None, root: Path = R
     run = run_experiment.with_options(retries=settings.retries, retry_delay_seconds=settings.retry_delay_seconds,
                                       retry_jitter_factor=0.5)
     uri = os.environ.get("MLFLOW_TRACKING_URI")    # handed to every configuration, wherever it runs
+    if uri:
+        check_reachable(uri)                        # fail now, not after every configuration's retries
     sweep_id = uuid.uuid4().hex[:6]
     names = [f"sweep-{sweep_id}-{i}" for i in range(len(configs))]
     futures = [run.submit(name, config, list(targets or []), root, uri) for name, config in zip(names, configs)]

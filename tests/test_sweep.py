@@ -59,6 +59,16 @@ def test_sweep_command_prints_one_error_and_exits_2(capsys):
     assert "prepare.train_limit = 0" in err and "prepare.nope: unknown param" in err
 
 
+def test_sweep_to_an_unreachable_tracking_server_is_refused_in_seconds(capsys, monkeypatch):
+    from flows.pipeline import main
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")   # discard port: nothing listens
+    assert main(["sweep", "-S", "prepare.train_limit=8,16", "prepare"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: MLflow tracking store http://127.0.0.1:9 is unreachable")
+    assert "nothing was run" in err
+
+
 @pytest.mark.slow
 def test_refused_sweep_runs_nothing(mini_repo):
     from flows.sweep import SweepError, sweep

@@ -1,12 +1,14 @@
 """The shared tracking server for real: `obscura server` (what `make server` runs) starts PostgreSQL and
 `mlflow server` once for this module; a stage run, a registered model and its champion, and a sweep on a
-Dask LocalCluster go through it into PostgreSQL; Ctrl-C stops both."""
+Dask LocalCluster go through it into PostgreSQL; Ctrl-C stops both (on a server of its own, so the tests
+run in any order)."""
 
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,10 +69,10 @@ class Server:
         Postgres(self.directory / "postgres", self.db_port).stop()
 
 
-@pytest.fixture(scope="module")
-def tracking_server(tmp_path_factory):
+@contextmanager
+def running_server(tmp_path_factory):
     """``obscura server`` on free ports, in a directory the ``postgres`` user can reach (pytest's tmp_path
-    is private to root); stopped and removed after the module."""
+    is private to root); stopped and removed on exit. Skips, saying why, when PostgreSQL cannot be used."""
     from obscura.errors import ObscuraError
     from obscura.server import postgres_bin, wait_until_up
 
@@ -96,6 +98,13 @@ def tracking_server(tmp_path_factory):
     finally:
         server.stop()
         subprocess.run(["rm", "-rf", str(directory)], check=False)
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory):
+    """One server shared by the tests that only use it (none of them stops it)."""
+    with running_server(tmp_path_factory) as server:
+        yield server
 
 
 def test_stage_run_and_registry_through_mlflow_server_on_postgresql(tracking_server, tmp_path, monkeypatch):
@@ -169,14 +178,15 @@ def test_sweep_on_a_dask_cluster_logs_one_run_per_configuration_to_the_server(tr
     assert sorted(stored) == sorted(f"{name}|FINISHED|{row['prepare.train_limit']}" for name, row in rows.items())
 
 
-def test_ctrl_c_stops_mlflow_server_and_postgresql(tracking_server):
-    assert tracking_server.descendants, "the MLflow server runs under `obscura server`"
-    tracking_server.stop()
-    output = tracking_server.log.read_text()
-    assert tracking_server.process.returncode == 0, output[-2000:]
-    assert f"export MLFLOW_TRACKING_URI={tracking_server.url}" in output
-    assert not (tracking_server.directory / "postgres" / "data" / "postmaster.pid").exists(), \
-        "PostgreSQL is stopped on exit"
-    assert not [p for p in tracking_server.descendants if alive(p)], "no MLflow process is left running"
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"{tracking_server.url}/health", timeout=5)
+def test_ctrl_c_stops_mlflow_server_and_postgresql(tmp_path_factory):
+    with running_server(tmp_path_factory) as server:   # its own: stopping the shared one would end it for the rest
+        assert server.descendants, "the MLflow server runs under `obscura server`"
+        server.stop()
+        output = server.log.read_text()
+        assert server.process.returncode == 0, output[-2000:]
+        assert f"export MLFLOW_TRACKING_URI={server.url}" in output
+        assert not (server.directory / "postgres" / "data" / "postmaster.pid").exists(), \
+            "PostgreSQL is stopped on exit"
+        assert not [p for p in server.descendants if alive(p)], "no MLflow process is left running"
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{server.url}/health", timeout=5)

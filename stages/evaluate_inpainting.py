@@ -9,11 +9,9 @@ from tqdm import tqdm
 
 from obscura.config import Params
 from obscura.errors import ObscuraError
-from obscura.inpainting.classical import CLASSICAL
 from obscura.inpainting.data import photos
-from obscura.inpainting.deep.registry import METHODS
-from obscura.inpainting.evaluate import (comparison_grid, evaluate, inception_scores, method_metrics, show_hole,
-                                        summarise)
+from obscura.inpainting.evaluate import (comparison_grid, evaluate, inception_scores, method_metrics,
+                                        real_photo_pairs, show_hole, summarise)
 from obscura.inpainting.masks import bucket_name, read_mask_set
 from obscura.inpainting.methods import get_method
 from obscura.io import atomic_dir, save_image, write_csv, write_json
@@ -26,10 +24,6 @@ def run(params: Params) -> dict:
     sets = {c["set"] for c in cases}
     images = {k: v for s in sorted(sets) for k, v in photos(params.prepare.output, s, cfg.image_size).items()}
     names = list(cfg.classical) + list(cfg.deep)
-    unknown = sorted(set(cfg.cases_per_cell) - set(CLASSICAL) - set(METHODS))
-    if unknown:
-        raise ObscuraError(f"inpainting.cases_per_cell names unknown methods {unknown}; classical: "
-                           f"{', '.join(CLASSICAL)}; deep: {', '.join(METHODS)}.")
     methods = {n: get_method(n, cfg.models_dir) for n in names}
     grid_bucket = bucket_name(tuple(cfg.grid_bucket))
     grid_cases = {i: f"{c['image']}_{c['kind']}" for i, c in enumerate(cases)
@@ -54,10 +48,8 @@ def run(params: Params) -> dict:
             raise ObscuraError(f"methods changed known pixels: {broken} (bug; outputs not written).")
         table, metrics = summarise(rows)
         scored = {m: [out[i] for i in fid_cases] for m, out in kept.items() if len(out) == len(fid_cases)}
-        unseen = [images[n] for n in sorted({c["image"] for c in cases if c["set"] == "unseen"})]
-        others = [unseen[k % len(unseen)] for k in range(len(fid_cases))] if unseen else None
         metrics.update(inception_scores(scored, [images[cases[i]["image"]] for i in fid_cases], params.seed,
-                                        others=others))
+                                        floor=real_photo_pairs(cases, fid_cases, images, params.seed)))
         for entry in table:
             if entry["set"] == "heldout" and entry["bucket"] == entry["kind"] == "all":
                 entry.update(fid=metrics.get(f"{entry['method']}.all.fid"), kid=metrics.get(f"{entry['method']}.all.kid"))

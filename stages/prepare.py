@@ -1,4 +1,5 @@
-"""DVC stage ``prepare``: shipped datasets → ``data/prepared`` (arrays, photo split, manifest)."""
+"""DVC stage ``prepare``: shipped datasets → ``data/prepared`` (arrays, photo split, manifest), flat metrics in
+``prepare.metrics`` and the photos' provenance in ``prepare.sources``."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ def run(params: Params) -> dict:
             def progress(step: str) -> None:
                 bar.set_postfix_str(step)
                 bar.update()
-            metrics = prepare_all(cfg, tmp, progress)
+            metrics, sources = prepare_all(cfg, tmp, progress)
         write_json(cfg.metrics, metrics)
+        write_json(cfg.sources, sources)
         tracker.log_metrics({k: v for k, v in metrics.items() if isinstance(v, int)})
         tracker.log_artifact(cfg.metrics)
+        tracker.log_artifact(cfg.sources)
         tracker.log_artifact(cfg.output / "photos" / "manifest.json")
     return metrics
 

@@ -17,7 +17,7 @@ from obscura.tracking import model_name, stage_run
 def run(params: Params, method: str) -> dict:
     cfg = params.inpainting
     with stage_run(f"train_inpainting@{method}", {f"inpainting.deep.{method}": cfg.deep.get(method),
-                                                 "inpainting.image_size": cfg.image_size},
+                                                 "inpainting.kinds": cfg.kinds, "inpainting.buckets": cfg.buckets},
                    experiment="inpainting", seed=params.seed, method=method, dataset="photos") as tracker:
         metrics = fit(method, cfg, params.prepare.output, params.seed,
                       log=lambda logs, step: tracker.log_metrics(logs, step=step))

@@ -34,7 +34,8 @@ def raw_params() -> dict:
 def tiny_prepare(raw_params, tmp_path) -> dict:
     """Params with a tiny Fashion-MNIST subset and outputs inside tmp_path."""
     raw_params["prepare"].update(train_limit=64, test_limit=32, faces=10, photo_size=32, train_photo_side=48,
-                                 output=str(tmp_path / "prepared"), metrics=str(tmp_path / "prepare.json"))
+                                 output=str(tmp_path / "prepared"), metrics=str(tmp_path / "prepare.json"),
+                                 sources=str(tmp_path / "photo_sources.json"))
     return raw_params
 
 

@@ -25,6 +25,23 @@ def test_wrong_value_names_key_value_and_rule(raw_params, section, key, value, f
     assert fragment in str(err.value)
 
 
+@pytest.mark.parametrize("change,fragment", [
+    ({"cases_per_cell": {"diffusion": 1}, "fid_per_cell": 2},
+     "inpainting.cases_per_cell = {'diffusion': 1}: Value error, FID/KID scores every method on the held-out cases "
+     "with rank < fid_per_cell = 2, but diffusion runs on 1 per cell"),
+    ({"cases_per_cell": {"criminsi": 2}}, "inpainting.cases_per_cell = {'criminsi': 2}: Value error, unknown methods "
+                                          "['criminsi']; classical: harmonic"),
+    ({"deep": {"progressive": {"scales": [4, 2]}}},
+     "inpainting.deep.progressive.scales = [4, 2]: Value error, crop scales [low, high] must satisfy 1 <= low <= high"),
+])
+def test_inpainting_params_are_checked_at_load_time(raw_params, change, fragment):
+    raw_params["inpainting"].update(change)
+    with pytest.raises(ConfigError) as err:
+        parse_params(raw_params)
+    message = str(err.value)
+    assert fragment in message and message.count("\n  ") == 1, message            # exactly one error
+
+
 def test_missing_and_unknown_keys(raw_params):
     del raw_params["prepare"]["photo_size"]
     raw_params["prepare"]["photo_sise"] = 64

@@ -150,8 +150,25 @@ def test_inception_scores_rank_identity_fill_best():
     targets = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(6)]
     outputs = {"perfect": [t.copy() for t in targets],
                "noisy": [np.clip(t + rng.normal(0, 0.3, t.shape), 0, 1).astype(np.float32) for t in targets]}
-    others = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(6)]
-    scores = inception_scores(outputs, targets, seed=0, net=PixelFeatures(3, 16), others=others)
+    others = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(3)]
+    scores = inception_scores(outputs, targets, seed=0, net=PixelFeatures(3, 16), floor=(others, targets[:3]))
     assert abs(scores["perfect.all.fid"]) < 1e-3 and scores["perfect.all.kid"] < scores["noisy.all.kid"]
     assert scores["noisy.all.fid"] > 1.0 and scores["inception_images"] == 6
-    assert scores["real_vs_real.all.fid"] > scores["perfect.all.fid"]      # other real images, same count
+    assert scores["real_vs_real.all.fid"] > scores["perfect.all.fid"] and scores["real_vs_real_images"] == 3
+    again = inception_scores({}, targets, seed=0, net=PixelFeatures(3, 16), floor=(others, targets[:3]))
+    assert again["real_vs_real.all.kid"] == scores["real_vs_real.all.kid"]       # the floor ignores the fills
+
+
+def test_real_vs_real_floor_uses_distinct_photos_only():
+    from obscura.inpainting.evaluate import real_photo_pairs
+
+    images = {n: np.full((4, 4, 3), i, np.float32) for i, n in enumerate("abcdefgh")}
+    cases = ([{"set": "heldout", "image": n} for n in "abcdeabcde"] +          # 5 held-out photos, repeated
+             [{"set": "unseen", "image": n} for n in "fgfgfg"])                 # 2 unseen photos, 3 masks each
+    fid_cases = list(range(10))
+    unseen, originals = real_photo_pairs(cases, fid_cases, images, seed=0)
+    assert [u[0, 0, 0] for u in unseen] == [5, 6]
+    picked = [o[0, 0, 0] for o in originals]
+    assert len(set(picked)) == 2 and set(picked) <= {0, 1, 2, 3, 4}
+    assert [o[0, 0, 0] for o in real_photo_pairs(cases, fid_cases, images, seed=0)[1]] == picked   # seeded
+    assert real_photo_pairs(cases[:10] + cases[10:11], fid_cases, images, seed=0) is None      # one unseen photo

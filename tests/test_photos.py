@@ -2,6 +2,7 @@
 
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,28 @@ def test_missing_package_is_one_clear_error(tmp_path):
     message = str(err.value)
     assert message.count("mate-backgrounds") == 2 and "plasma-workspace-wallpapers" in message
     assert "make setup" in message
+
+
+def test_missing_python_module_is_listed_with_the_rest(tmp_path):
+    gone = [replace(photos.PHOTOS["astronaut"], module="obscura_no_such_package.data"),
+            replace(photos.PHOTOS["portrait"], package="no-such-wheel", module="obscura_no_such_module"),
+            replace(photos.PHOTOS["aqua"], file=str(tmp_path / "a.jpg")), photos.PHOTOS["kite"]]
+    with pytest.raises(DatasetMissingError) as err:
+        photos.check_installed(tuple(gone))
+    message = str(err.value)
+    assert "mate-backgrounds, no-such-wheel, scikit-image are" in message
+    assert "`pip install no-such-wheel scikit-image`" in message
+    assert "apt-get install mate-backgrounds`" in message and "plasma" not in message
+
+
+def test_every_debian_photo_is_a_dep_of_the_prepare_stage():
+    import yaml
+    from conftest import REPO
+
+    deps = [Path(d) for d in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["prepare"]["deps"]
+            if d.startswith("/")]
+    assert all(any(Path(p.file).is_relative_to(d) for d in deps) for p in photos.CATALOGUE if p.registry == "debian")
+    assert all(not p.location().startswith("/") for p in photos.CATALOGUE if p.registry == "pypi")
 
 
 def test_corrupt_photo_file(tmp_path):

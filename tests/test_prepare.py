@@ -1,5 +1,6 @@
 import gzip
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,19 @@ def test_prepare_writes_documented_arrays_and_logs_to_mlflow(tiny_prepare, mlflo
     assert all(min(p.shape[:2]) <= 48 and p.shape[2] == 3 for p in split["train"].values())
     on_disk = json.loads(Path(params.prepare.metrics).read_text())
     assert on_disk == metrics and on_disk["fashion_mnist_train_count"] == 64
-    sources = on_disk["photo_sources"]
+    assert all(isinstance(v, (int, float, str)) for v in on_disk.values())          # flat: a DVC metrics file
+    sources = json.loads(Path(params.prepare.sources).read_text())
     assert {n for s in split.values() for n in s} == set(sources)
     assert all(sources[n]["split"] == s for s in split for n in split[s])
     assert all(v["licence"] and v["version"] and v["package"] for v in sources.values())
     assert sources["aqua"]["package"] == "mate-backgrounds" and sources["aqua"]["licence"] == "GPL-2+"
-    manifest = json.loads((out / "photos" / "manifest.json").read_text())
+    manifest_text = (out / "photos" / "manifest.json").read_text()
+    manifest = json.loads(manifest_text)
     assert all(e["source"] == sources[e["name"]] for entries in manifest.values() for e in entries)
+    assert sources["astronaut"]["file"] == "skimage.data/astronaut.png"
+    assert sources["aqua"]["file"] == "/usr/share/backgrounds/mate/nature/Aqua.jpg"
+    for prefix in {sys.prefix, sys.base_prefix, str(Path(sys.executable).parent.parent)}:   # no virtualenv path
+        assert prefix not in manifest_text and prefix not in Path(params.prepare.sources).read_text()
 
     run = MlflowClient(mlflow_store).search_runs(
         [MlflowClient(mlflow_store).get_experiment_by_name("obscura").experiment_id])[0]

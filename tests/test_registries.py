@@ -7,6 +7,7 @@ from obscura.config import load_params
 from obscura.generative.registry import MODELS
 from obscura.inpainting.classical import CLASSICAL
 from obscura.inpainting.deep.registry import METHODS
+from obscura.inpainting.params import CLASSICAL_METHODS, DEEP_METHODS
 from obscura.rendering.gaussians.registry import METHODS as SPLATS
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
@@ -26,6 +27,7 @@ def test_inpainting_methods_registry_params_and_dvc_agree():
     params = load_params(REPO / "params.yaml")
     assert set(params.inpainting.deep) <= set(METHODS) and set(params.inpainting.classical) <= set(CLASSICAL)
     assert STAGES["train_inpainting"]["foreach"] == "${inpainting.deep}"
+    assert CLASSICAL_METHODS == tuple(CLASSICAL) and set(DEEP_METHODS) == set(METHODS)   # params' name lists
     for name in METHODS:
         assert METHODS.config_class(name).name == name
 

@@ -43,7 +43,8 @@ class PrepareParams(Section):
     photo_splits: PhotoSplits
     photo_seed: int = Field(ge=0, description="seed of the photo split (independent of the training seed)")
     output: Path
-    metrics: Path
+    metrics: Path = Field(description="flat counts and checksums (a DVC metrics file)")
+    sources: Path = Field(description="every photo's split, package, version, file, licence and credit")
 
 
 

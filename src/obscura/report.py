@@ -437,13 +437,15 @@ class Page:
         cases = int(overall.n.max()) if len(overall) else 0
         photos = self.params.prepare.photo_splits.heldout
         buckets = ", ".join(f"{lo}–{hi}" for lo, hi in cfg.buckets)
-        slow = ", ".join(f"{_esc(label(m))} {k}" for m, k in cfg.cases_per_cell.items())
+        slow = ", ".join(f"{_esc(label(m))} {k}" for m, k in cfg.cases_per_cell.items() if k)
+        skipped = ", ".join(_esc(label(m)) for m, k in cfg.cases_per_cell.items() if not k)
         track.protocol = (f"Up to {cases} cases per method: {photos} held-out photos (shipped in packages, see "
-                          f"reports/prepare.json; never trained on) at {cfg.image_size}×{cfg.image_size} px × "
+                          f"{_esc(str(self.params.prepare.sources))}; never trained on) at "
+                          f"{cfg.image_size}×{cfg.image_size} px × "
                           f"{len(cfg.buckets)} hole sizes ({buckets} % of the pixels) × {len(cfg.kinds)} mask kinds "
                           f"({', '.join(cfg.kinds)}), {cfg.masks_per_bucket} mask per photo, size and kind. Slow "
                           f"methods run on a seeded subset of each (size, kind) cell ({slow or 'none'} cases per "
-                          "cell; column n). Hole PSNR is measured inside the hole only, full-image PSNR over the whole "
+                          f"cell; column n){f'; not run (budget): {skipped}' if skipped else ''}. Hole PSNR is measured inside the hole only, full-image PSNR over the whole "
                           "picture (known pixels are kept, so it is always higher).")
         deep = set(cfg.deep)
 
@@ -468,9 +470,11 @@ class Page:
                       if _number(values.get(f"{k}_lo")) and _number(values.get(f"{k}_hi"))}
                 rows.append(Row([_esc(label(r.method)), kind], values, url(r.method), extra=ci))
             n_fid = int(metrics.get("inception_images") or cases)
-            floor = (f" Real vs real at that count (as many unseen photos against the originals): KID ×10³ "
-                     f"{1e3 * metrics['real_vs_real.all.kid']:.1f}, FID {metrics['real_vs_real.all.fid']:.0f}."
-                     if _number(metrics.get("real_vs_real.all.kid")) else "")
+            n_floor = int(metrics.get("real_vs_real_images") or 0)
+            floor = (f" Real vs real: {n_floor} distinct unseen photos against {n_floor} distinct held-out originals, "
+                     f"KID ×10³ {1e3 * metrics['real_vs_real.all.kid']:.1f}, FID {metrics['real_vs_real.all.fid']:.0f} "
+                     f"(FID at {n_floor} images is biased further up than at {n_fid}; KID is comparable)."
+                     if n_floor and _number(metrics.get("real_vs_real.all.kid")) else "")
             track.tables.append(table(["Method", "Kind"], cols, rows, caption=(
                 f"Mean over the method's cases (n, up to {cases}), [95 % bootstrap interval of the mean]. KID/FID: "
                 f"Inception features of the filled images of {n_fid} seeded held-out cases (the same for every "

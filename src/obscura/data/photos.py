@@ -36,7 +36,10 @@ class Photo:
     def path(self) -> Path:
         if self.registry == "debian":
             return Path(self.file)
-        spec = importlib.util.find_spec(self.module)
+        try:
+            spec = importlib.util.find_spec(self.module)
+        except ModuleNotFoundError:             # a parent package of the module is missing
+            spec = None
         if spec is None or spec.origin is None:
             raise DatasetMissingError(f"photo {self.name!r} ships in the Python package {self.package!r}, which "
                                       "is not installed: run `make setup`.")
@@ -48,10 +51,15 @@ class Photo:
         out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", self.package], capture_output=True, text=True)
         return out.stdout.strip() if out.returncode == 0 else "unknown"
 
+    def location(self) -> str:
+        """Where the file ships, the same on every machine: ``module/file`` for a wheel (e.g.
+        ``skimage.data/astronaut.png``, not a path inside one virtualenv), the absolute path for Debian."""
+        return self.file if self.registry == "debian" else f"{self.module}/{self.file}"
+
     def source(self) -> dict[str, str]:
-        """Provenance as recorded in the manifest and reports/prepare.json."""
+        """Provenance as recorded in the manifest and reports/photo_sources.json."""
         return {"package": self.package, "registry": self.registry, "version": self.version(),
-                "file": str(self.path()), "licence": self.licence, "credit": self.credit}
+                "file": self.location(), "licence": self.licence, "credit": self.credit}
 
     def load(self, min_side: int) -> np.ndarray:
         """RGB uint8 at full resolution, or (JPEG) decoded at a reduced scale whose shorter side is still
@@ -156,14 +164,24 @@ TEXTURE_ONLY: tuple[Photo, ...] = tuple([
 ])
 
 
+def _installed(photo: Photo) -> bool:
+    try:
+        return photo.path().is_file()
+    except DatasetMissingError:                 # its Python module is not importable
+        return False
+
+
 def check_installed(photos: tuple[Photo, ...] | None = None) -> None:
-    """Raise one DatasetMissingError naming every package whose photo files are missing."""
+    """Raise one DatasetMissingError naming every package (Debian or Python) whose photo files are missing."""
     photos = CATALOGUE if photos is None else photos
-    missing = sorted({p.package for p in photos if not p.path().is_file()})
-    if missing:
+    missing = {registry: sorted({p.package for p in photos if p.registry == registry and not _installed(p)})
+               for registry in ("debian", "pypi")}
+    if missing["debian"] or missing["pypi"]:
+        how = [f"`apt-get install {' '.join(missing['debian'])}`" if missing["debian"] else "",
+               f"`pip install {' '.join(missing['pypi'])}`" if missing["pypi"] else ""]
         raise DatasetMissingError(
-            f"photos missing: the packages {', '.join(missing)} are not installed (or lack their files). They ship "
-            f"in Debian: run `make setup` (or `apt-get install {' '.join(missing)}`).")
+            f"photos missing: the packages {', '.join(missing['debian'] + missing['pypi'])} are not installed (or "
+            f"lack their files): run `make setup` (or {' and '.join(h for h in how if h)}).")
 
 
 def split(heldout: int, unseen: int, seed: int, photos: tuple[Photo, ...] | None = None) -> dict[str, list[str]]:

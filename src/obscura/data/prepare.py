@@ -49,9 +49,10 @@ def training_photo(photo: photo_set.Photo, side: int) -> np.ndarray:
     return image if scale == 1.0 else _resize(image, (round(h * scale), round(w * scale)))
 
 
-def prepare_all(params, out: Path, progress: Callable[[str], None] = lambda step: None) -> dict:
-    """Write every prepared dataset under ``out`` (an empty directory); return metrics: flat counts and
-    checksums, and ``photo_sources`` (photo name -> split, package, version, file, licence, credit).
+def prepare_all(params, out: Path, progress: Callable[[str], None] = lambda step: None) -> tuple[dict, dict]:
+    """Write every prepared dataset under ``out`` (an empty directory); return the metrics (flat counts and
+    checksums) and the photos' provenance (name -> split, package, version, file, licence, credit; also in
+    ``photos/manifest.json``).
 
     ``params`` is a :class:`obscura.config.PrepareParams`.
     """
@@ -94,8 +95,8 @@ def prepare_all(params, out: Path, progress: Callable[[str], None] = lambda step
                                     "height": image.shape[0], "width": image.shape[1], "source": sources[name]})
     (out / "photos" / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     metrics.update({f"photos_{split}_count": len(manifest[split]) for split in photo_set.SPLITS},
-                   photo_size=params.photo_size, train_photo_side=params.train_photo_side, photo_sources=sources)
-    return metrics
+                   photo_size=params.photo_size, train_photo_side=params.train_photo_side)
+    return metrics, sources
 
 
 def load_fashion_mnist(prepared: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

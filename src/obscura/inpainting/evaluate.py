@@ -115,14 +115,28 @@ def show_hole(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask[..., None], np.array([1.0, 0.0, 1.0], np.float32), image)
 
 
+def real_photo_pairs(cases: list[dict], fid_cases: list[int], images: dict[str, np.ndarray],
+                     seed: int) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """The real-vs-real floor's two sets: the N distinct unseen photos and N distinct held-out originals of the
+    FID cases (seeded choice), or None when either set has fewer than 2 photos."""
+    unseen = sorted({c["image"] for c in cases if c["set"] == "unseen"})
+    heldout = sorted({cases[i]["image"] for i in fid_cases})
+    n = min(len(unseen), len(heldout))
+    if n < 2:
+        return None
+    chosen = sorted(np.random.default_rng(seed).choice(heldout, n, replace=False).tolist())
+    return [images[k] for k in unseen[:n]], [images[k] for k in chosen]
+
+
 def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndarray], seed: int,
-                     net=None, others: list[np.ndarray] | None = None) -> dict[str, float]:
+                     net=None, floor: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> dict[str, float]:
     """FID and KID (Inception features, the generative track's network) of each method's fills against the
     ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``; ``inception_images`` records N.
 
-    ``others``: N real images of other photos (the unseen ones); their scores against the same targets are the
-    real-vs-real figures at this count (``real_vs_real.fid`` / ``.kid``). Few distinct photos make FID strongly
-    biased upwards (rank-deficient covariances); KID is unbiased at small N and is the figure to compare.
+    ``floor``: two sets of N real photos, all distinct (the unseen photos and as many held-out originals); their
+    scores against each other are the real-vs-real figures at N (``real_vs_real.all.fid`` / ``.kid``, N in
+    ``real_vs_real_images``). Few distinct photos make FID strongly biased upwards (rank-deficient
+    covariances); KID is unbiased at small N and is the figure to compare.
     """
     import torch
 
@@ -134,10 +148,17 @@ def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndar
         x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() * 2 - 1
         return extract_features(net, x, batch_size=16)
 
-    real = features(targets)
+    def score(name: str, real: torch.Tensor, images: list[np.ndarray]) -> None:
+        result = fid_kid(real, features(images), subset_size=len(images), subsets=10, seed=seed)
+        scores[f"{name}.all.fid"] = round(result["fid"], 4)
+        scores[f"{name}.all.kid"] = round(result["kid"], 6)
+
     scores = {"inception_images": float(len(targets))}
-    for method, images in {**outputs, **({"real_vs_real": others} if others else {})}.items():
-        result = fid_kid(real, features(images), subset_size=len(targets), subsets=10, seed=seed)
-        scores[f"{method}.all.fid"] = round(result["fid"], 4)
-        scores[f"{method}.all.kid"] = round(result["kid"], 6)
+    real = features(targets)
+    for method, images in outputs.items():
+        score(method, real, images)
+    if floor is not None:
+        others, originals = floor
+        scores["real_vs_real_images"] = float(len(others))
+        score("real_vs_real", features(originals), others)
     return scores

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from obscura.section import Section
 
 DEFAULT_BUCKETS = [(1, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60)]
+# The method names the registries (classical.CLASSICAL, deep.registry.METHODS) know, without importing numba
+# or torch; tests/test_registries.py checks that they agree.
+CLASSICAL_METHODS = ("harmonic", "biharmonic", "total_variation", "push_pull", "telea", "navier_stokes",
+                     "skimage_biharmonic", "criminisi", "hybrid")
+DEEP_METHODS = ("single_stage", "coarse_to_fine", "edge_guided", "progressive", "diffusion")
 
 
 class DeepTrainParams(Section):
@@ -23,17 +28,27 @@ class DeepTrainParams(Section):
     lr: float = Field(2e-3, gt=0)
     config: dict[str, int | float | str | bool] = Field(default_factory=dict)
 
+    @field_validator("scales")
+    @classmethod
+    def _scales(cls, value):
+        if not 1.0 <= value[0] <= value[1]:
+            raise ValueError(f"crop scales [low, high] must satisfy 1 <= low <= high; got {list(value)}")
+        return value
+
 
 class InpaintingParams(Section):
-    image_size: int = Field(128, ge=32, description="photos are resized to this side for training and evaluation")
+    image_size: int = Field(128, ge=32, description=(
+        "side of the held-out and unseen photos as masked and evaluated (resized to it); training crops the "
+        "prepared training photos at their own size"))
     buckets: list[tuple[int, int]] = Field(default_factory=lambda: list(DEFAULT_BUCKETS))
     kinds: list[str] = Field(default_factory=lambda: ["strokes", "rectangles", "box"])
     masks_per_bucket: int = Field(1, ge=1, description="evaluation masks per photo, bucket and kind")
     unseen_buckets: list[tuple[int, int]] = Field(default_factory=lambda: [(30, 40)],
                                                   description="buckets of the masks on the unseen photos")
-    cases_per_cell: dict[str, int] = Field(default_factory=dict, description=(
-        "method -> seeded cases per (photo set, bucket, kind) cell it runs on (nested subsets); unlisted: all"))
     fid_per_cell: int = Field(2, ge=1, description="held-out cases per (bucket, kind) scored by FID/KID")
+    cases_per_cell: dict[str, int] = Field(default_factory=dict, description=(
+        "method -> seeded cases per (photo set, bucket, kind) cell it runs on (nested subsets); unlisted: all; "
+        "0: not run; otherwise at least fid_per_cell (validated after it)"))
     classical: list[str] = Field(default_factory=lambda: [
         "harmonic", "biharmonic", "total_variation", "push_pull", "telea", "navier_stokes", "skimage_biharmonic",
         "criminisi", "hybrid"])
@@ -53,10 +68,20 @@ class InpaintingParams(Section):
 
     @field_validator("cases_per_cell")
     @classmethod
-    def _cases(cls, value):
+    def _cases(cls, value, info: ValidationInfo):
+        unknown = sorted(set(value) - set(CLASSICAL_METHODS) - set(DEEP_METHODS))
+        if unknown:
+            raise ValueError(f"unknown methods {unknown}; classical: {', '.join(CLASSICAL_METHODS)}; deep: "
+                             f"{', '.join(DEEP_METHODS)}")
         bad = {k: v for k, v in value.items() if v < 0}
         if bad:
             raise ValueError(f"cases per cell must be >= 0 (0: the method is not run); got {bad}")
+        fid = info.data.get("fid_per_cell")
+        few = {k: v for k, v in value.items() if fid is not None and 0 < v < fid}
+        if few:
+            raise ValueError("FID/KID scores every method on the held-out cases with rank < fid_per_cell = "
+                             f"{fid}, but {', '.join(f'{k} runs on {v}' for k, v in few.items())} per cell: "
+                             f"give each at least {fid} (or 0: not run), or lower fid_per_cell")
         return value
 
     @field_validator("kinds")

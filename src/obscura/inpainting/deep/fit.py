@@ -32,7 +32,7 @@ def fit(method: str, cfg, prepared: Path, seed: int, log: Callable[[dict, int], 
     metrics = train(model, sampler, tp.steps, tp.batch_size, tp.lr, seed=seed, log=log, state_path=state,
                     curve=cfg.reports / "train" / f"{method}.csv",
                     fingerprint={"section": tp.model_dump(mode="json"), "config": config.to_dict(),
-                                 "image_size": cfg.image_size, "kinds": cfg.kinds, "buckets": cfg.buckets})
+                                 "kinds": cfg.kinds, "buckets": cfg.buckets})
     with atomic_dir(cfg.models_dir / method) as tmp:
         save_checkpoint(tmp, model)
     state.unlink(missing_ok=True)

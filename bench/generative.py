@@ -5,8 +5,11 @@ the generative part of the pipeline against its 25-minute budget. Prints one JSO
     python bench/generative.py --scale 0.1           # 10 % of the training images and FID samples (a quick look)
     python bench/generative.py --from-reports        # read reports/generative after `dvc repro`
     python bench/generative.py --fid-samples 2000 --models ddpm   # re-score trained checkpoints at larger N
+    python bench/generative.py --protocol full        # 2,000 generated vs 10,000 real test images (~45 min)
 
 Runs write into bench/out/generative (never data/ or reports/) with an MLflow store of their own.
+Re-scoring reports FID, KID (mean and std over overlapping subsets, as the pipeline) and a 95 % KID interval
+from 10 disjoint subset pairs, beside the real-vs-real figure (train vs test images) at the same counts.
 With --scale < 1, "projected_total_seconds" extrapolates training time and Inception cost linearly to scale 1.
 """
 
@@ -103,13 +106,17 @@ def run_all(scale: float) -> dict:
             "load_average_at_start": load0, "load_average_at_end": os.getloadavg()[0]}
 
 
-def rescore(n: int, models: list[str]) -> dict:
-    """FID/KID of the checkpoints in data/generative at ``n`` samples against ``n`` real test images, with
-    the real-vs-real (train vs test) figure at the same ``n``. Real features are cached in bench/out."""
+PROTOCOLS = {"full": (2000, 10000)}    # generated images vs real test images
+
+
+def rescore(n: int, models: list[str], n_real: int | None = None) -> dict:
+    """FID/KID of the checkpoints in data/generative at ``n`` samples against ``n_real`` (default ``n``) real
+    test images, with the real-vs-real figure at the same counts (``n`` train images vs the same test images)
+    and a 95 % interval of KID from 10 disjoint subset pairs. Real features are cached in bench/out."""
     import torch
 
     from obscura.config import load_params
-    from obscura.metrics import extract_features, fid_kid, InceptionFeatures
+    from obscura.metrics import extract_features, fid_kid, InceptionFeatures, kid_interval
     from obscura.generative.checkpoint import load_model
     from obscura.generative.data import fashion_mnist
     from obscura.generative.evaluate import generate
@@ -117,25 +124,34 @@ def rescore(n: int, models: list[str]) -> dict:
     os.chdir(ROOT)                                   # params paths are relative to the repository
     params = load_params(ROOT / "params.yaml")
     gp, ev = params.generative, params.generative.eval
+    n_real = n_real or n
     net = InceptionFeatures()
-    cache = ROOT / "bench" / "out" / "generative" / f"real_{n}_{gp.channels}x{gp.image_size}_tf-input.pt"  # TF range + nv_bilinear
-    if cache.is_file():
-        real = torch.load(cache, weights_only=True)
-    else:
-        perm = torch.randperm(60000, generator=torch.Generator().manual_seed(params.seed))[:n]
-        train = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)[0][perm]
-        test = fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels, n)[0]
-        real = {split: extract_features(net, x, ev.batch_size, desc=f"inception: {split}")
-                for split, x in (("test", test), ("train", train))}
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(real, cache)
-    score = lambda fake: fid_kid(real["test"], fake, ev.kid_subset_size, ev.kid_subsets, params.seed)  # noqa: E731
-    out = {"samples": n, "real_vs_real": score(real["train"]), "models": {}}
+    cache = ROOT / "bench" / "out" / "generative" / "features"
+    name = f"{gp.channels}x{gp.image_size}_tf-input"                 # TF range + nv_bilinear
+
+    def cached(split: str, count: int, images) -> torch.Tensor:
+        path = cache / f"{split}_{count}_{name}.pt"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(extract_features(net, images(), ev.batch_size, desc=f"inception: {split}"), path)
+        return torch.load(path, weights_only=True)
+
+    perm = torch.randperm(60000, generator=torch.Generator().manual_seed(params.seed))[:n]
+    test = cached("test", n_real, lambda: fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels, n_real)[0])
+    train = cached(f"train-seed{params.seed}", n,
+                   lambda: fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)[0][perm])
+
+    def score(fake):
+        return {**fid_kid(test, fake, ev.kid_subset_size, ev.kid_subsets, params.seed),
+                **kid_interval(test, fake, seed=params.seed)}
+
+    out = {"samples": n, "real_samples": n_real, "real_vs_real": score(train), "models": {}}
     for name in models:
         model, _ = load_model(gp.output / name / "model.pt", expect=name, image_size=gp.image_size,
                               channels=gp.channels)
         samples, _ = generate(model, n, ev.batch_size, params.seed)
         out["models"][name] = score(extract_features(net, samples, ev.batch_size, desc=f"inception: {name}"))
+        out["models"][name]["fid_over_real_vs_real"] = out["models"][name]["fid"] / out["real_vs_real"]["fid"]
     return out
 
 
@@ -144,11 +160,15 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of training images and FID samples")
     ap.add_argument("--from-reports", action="store_true", help="summarise reports/generative instead of running")
     ap.add_argument("--fid-samples", type=int, help="re-score trained checkpoints at this many samples")
-    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, help="with --fid-samples")
+    ap.add_argument("--protocol", choices=list(PROTOCOLS),
+                    help="re-score trained checkpoints: full = 2,000 generated vs 10,000 real test images")
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS,
+                    help="with --fid-samples or --protocol")
     args = ap.parse_args()
-    if args.fid_samples:
+    if args.fid_samples or args.protocol:
+        n, n_real = PROTOCOLS[args.protocol] if args.protocol else (args.fid_samples, args.fid_samples)
         with contextlib.redirect_stdout(sys.stderr):
-            result = rescore(args.fid_samples, args.models)
+            result = rescore(n, args.models, n_real)
     elif args.from_reports:
         result = from_reports(ROOT / "reports" / "generative")
     else:

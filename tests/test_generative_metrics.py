@@ -10,7 +10,7 @@ from obscura.generative import metrics as M
 from obscura.generative.classifier import FashionClassifier, accuracy, train_classifier
 from obscura.generative.images import grid, to_model_space
 from obscura.generative.registry import tiny_config
-from obscura.metrics import ClassifierFeatures, InceptionFeatures, fid_kid, frechet_distance
+from obscura.metrics import ClassifierFeatures, InceptionFeatures, fid_kid, frechet_distance, kid_interval
 
 
 def reference_fid(a: np.ndarray, b: np.ndarray) -> float:
@@ -30,6 +30,30 @@ def test_fid_on_cached_features_matches_reference():
     assert same["fid"] < 0.3 * out["fid"] and abs(same["kid"]) < 0.2 * out["kid"]
     again = fid_kid(a, b, subset_size=100, subsets=20, seed=0)
     assert again == out
+
+
+def reference_kid(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD² with the cubic kernel (x·y / d + 1)³ (Bińkowski et al. 2018), written out."""
+    k = lambda a, b: (a @ b.T / a.shape[1] + 1) ** 3  # noqa: E731
+    m = len(x)
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    return float((kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
+
+
+def test_kid_interval_from_disjoint_subsets():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn((60, 8), generator=g), torch.randn((60, 8), generator=g)
+    whole = kid_interval(a, b + 0.5, pairs=1)                       # one pair: the whole sets, order-free
+    assert whole["kid_disjoint"] == pytest.approx(reference_kid(a.double().numpy(), (b + 0.5).double().numpy()))
+    assert whole["kid_low"] == whole["kid_high"] == whole["kid_disjoint"]
+    real, same, shifted = (torch.randn((1000, 8), generator=g) for _ in range(3))
+    null = kid_interval(real, same, pairs=10)
+    assert null["kid_subset_size"] == 100 and null["kid_low"] < 0 < null["kid_high"]
+    far = kid_interval(real, shifted + 0.5, pairs=10)
+    assert far["kid_low"] > null["kid_high"] and far["kid_low"] < far["kid_disjoint"] < far["kid_high"]
+    assert kid_interval(real, shifted + 0.5, pairs=10) == far                                # seeded
+    with pytest.raises(ObscuraError, match="10 disjoint pairs need at least 20"):
+        kid_interval(real[:15], same[:15], pairs=10)
 
 
 def test_feature_width_mismatch_is_clear():

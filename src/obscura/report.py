@@ -574,9 +574,10 @@ class Page:
                     Col("seconds_per_image", "Time (s per image)", seconds, "min")]
             rows = [Row([_esc(s)], m, lambda k, v, s=s: self.runs.url("sfm", s, metric=k, value=v),
                         {"images_registered": f" of {m.get('images_total', '?')}"}, group=s) for s, m in sfm.items()]
+            features = (f"up to {p.sfm.max_num_features:,} features per image"
+                        if isinstance(p.sfm.max_num_features, int) else "SIFT features per image chosen by image size")
             track.tables.append(table(["Scene"], cols, rows, caption=(
-                f"COLMAP ({p.sfm.camera_model}, up to {p.sfm.max_num_features:,} features per image); timings on "
-                f"{_esc(self.cpu)}.")))
+                f"COLMAP ({p.sfm.camera_model}, {features}); timings on {_esc(self.cpu)}.")))
             if not renderers:
                 track.headline = "; ".join(f"{s}: {m.get('images_registered')}/{m.get('images_total')} images registered, "
                                            f"{m.get('mean_reprojection_error_px', math.nan):.2f} px" for s, m in sfm.items())

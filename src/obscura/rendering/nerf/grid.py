@@ -171,8 +171,8 @@ class GridNeRF(NerfModel):
         depth, limit = torch.zeros(n_rays), -math.log(self.config.early_stop)
         mask = torch.zeros(len(ray_ids), dtype=torch.bool)
         n = len(ray_ids)
-        kept = {"outputs": (torch.empty(n), torch.empty(n, self.config.geo_features)),
-                "encodings": (torch.empty(n, self.encoding.out_dim),), None: ()}[keep]
+        widths = {"outputs": (0, self.config.geo_features), "encodings": (self.encoding.out_dim,), None: ()}[keep]
+        kept = tuple(torch.empty(n, w) if w else torch.empty(n) for w in widths)   # only the buffers asked for
         for a, b in itertools.pairwise(bounds):
             idx = order[a:b]
             idx = idx[depth[ray_ids[idx]] < limit]

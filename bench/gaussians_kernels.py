@@ -91,8 +91,8 @@ def breakdown(scene: dict, width: int, height: int, weights, repeat: int) -> dic
 
     s = {k: v.numpy() for k, v in scene.items()}
     args = (s["means2d"], s["conics"], s["colors"], s["opacities"], s["depths"], np.array([0.1, 0.2, 0.3]))
-    bins = bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height)
     packed = pack(*args)
+    bins = bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height, footprints=packed.ellipses)
     out = rasterize_forward(bins, packed, width, height)
     grads = [w.numpy() for w in weights]
 
@@ -105,7 +105,8 @@ def breakdown(scene: dict, width: int, height: int, weights, repeat: int) -> dic
     one_thread_cpu = min(timed(kernels, 1)[1] for _ in range(repeat))
     numba.set_num_threads(threads)
     return {
-        "binning_s": timed(lambda: bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height), repeat)[0],
+        "binning_s": timed(lambda: bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height,
+                                                 footprints=packed.ellipses), repeat)[0],
         "pack_s": timed(lambda: pack(*args), repeat)[0],
         "forward_s": timed(lambda: rasterize_forward(bins, packed, width, height), repeat)[0],
         "backward_s": timed(lambda: rasterize_backward(bins, packed, out.t_final, out.n_contrib, *grads), repeat)[0],

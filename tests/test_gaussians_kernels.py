@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from obscura.rendering.gaussians import (bin_gaussians, bin_gaussians_reference, eval_sh, project, rasterize,
-                                         rasterize_dense, rgb_to_sh, sh_to_rgb)
+from obscura.rendering.gaussians import (RasterizeFunction, bin_gaussians, bin_gaussians_reference, eval_sh, project,
+                                         rasterize, rasterize_dense, rgb_to_sh, sh_to_rgb)
+from obscura.rendering.gaussians.rasterize import pack
 from obscura.rendering.gaussians.sh import SH_C0
 
 F64 = torch.float64
@@ -175,19 +176,45 @@ def test_outputs_without_gaussians_are_the_background():
 
 
 @pytest.mark.parametrize("tile", [16, 8])
-def test_binning_matches_brute_force(tile):
+@pytest.mark.parametrize("footprints", [False, True])
+def test_binning_matches_brute_force(tile, footprints):
     width, height = 70, 50
-    scene = screen_scene(120, width, height, seed=3, sigma=(0.5, 12.0))
+    scene = screen_scene(120, width, height, seed=3, sigma=(0.5, 12.0), opacity=(0.002, 0.99))
     radii = scene["radii"].clone()
     radii[::7] = 0  # culled
     means = scene["means2d"].clone()
     means[5] = torch.tensor([-40.0, 10.0])  # off-screen
-    got = bin_gaussians(means, radii, scene["depths"], width, height, tile)
-    ref = bin_gaussians_reference(means, radii, scene["depths"], width, height, tile)
+    f = pack(means, scene["conics"], scene["colors"], scene["opacities"], scene["depths"],
+             scene["background"]).ellipses if footprints else None
+    got = bin_gaussians(means, radii, scene["depths"], width, height, tile, footprints=f)
+    ref = bin_gaussians_reference(means, radii, scene["depths"], width, height, tile, footprints=f)
     assert (got.tiles_x, got.tiles_y) == (ref.tiles_x, ref.tiles_y) == (-(-width // tile), -(-height // tile))
     assert len(ref.gaussian_ids) > 100
     for a, b in zip(got[:5], ref[:5]):  # pairs, tile offsets and the per-gaussian slots
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["sparse", "opaque"])
+def test_footprint_binning_drops_only_pairs_that_composite_nothing(name):
+    """Tiles outside a gaussian's alpha >= 1/255 box are not binned; image, depth, alpha and every gradient are
+    bit-identical to binning its whole 3-sigma box."""
+    n, width, height, seed, opacity, stack = SCENES[name]
+    scene = screen_scene(n, width, height, seed, (0.002, opacity[1]), sigma=(0.7, 9.0), stack=stack)
+    inputs = [scene[k].clone().requires_grad_() for k in GRAD_NAMES]
+    tight = rasterize(*inputs[:5], scene["radii"], width, height, inputs[5])
+    packed = pack(*(x.detach() for x in inputs))
+    box = bin_gaussians(scene["means2d"], scene["radii"], scene["depths"], width, height)
+    fit = bin_gaussians(scene["means2d"], scene["radii"], scene["depths"], width, height, footprints=packed.ellipses)
+    assert len(fit.gaussian_ids) < 0.9 * len(box.gaussian_ids)
+    inputs_box = [scene[k].clone().requires_grad_() for k in GRAD_NAMES]
+    full = RasterizeFunction.apply(*inputs_box, box, packed, width, height, 16)
+    weights = [torch.randn(x.shape, generator=torch.Generator().manual_seed(i), dtype=F64) for i, x in enumerate(full)]
+    sum(((a * w).sum() for a, w in zip(tight, weights))).backward()
+    sum(((a * w).sum() for a, w in zip(full, weights))).backward()
+    for a, b in zip(tight, full):
+        assert torch.equal(a, b)
+    for name_, a, b in zip(GRAD_NAMES, inputs, inputs_box):
+        assert torch.equal(a.grad, b.grad), name_
 
 
 def look_at_viewmat(eye, target) -> torch.Tensor:

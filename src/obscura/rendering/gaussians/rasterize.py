@@ -36,14 +36,13 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # 2-core machine: fwd+bwd at 480x360/20k took 0.22 s beside one busy process, 0.11 s with workqueue.
     numba.config.THREADING_LAYER = "workqueue"
 
-from obscura.rendering.gaussians.binning import Bins, bin_gaussians
+from obscura.rendering.gaussians.binning import SLACK, Bins, bin_gaussians
 
 ALPHA_MAX = 0.99
 ALPHA_MIN = 1.0 / 255.0
 T_MIN = 1e-4
 PAIR_COLUMNS = 10  # mean x, mean y, conic a, b, c, opacity, r, g, b, depth
 EXP_LO = -12.0  # exp is evaluated on [EXP_LO, 0]: below, alpha < 1/255 for any opacity <= 1
-SLACK = 0.01  # px added to the alpha >= 1/255 ellipse when choosing the rows to sweep (the pixel test decides)
 UNBOUNDED = 1e7  # px: footprint of a conic that is not positive definite
 
 
@@ -417,12 +416,12 @@ def rasterize_backward(bins: Bins, packed: Packed, t_final, n_contrib, grad_imag
 
 
 class RasterizeFunction(torch.autograd.Function):
-    """Autograd wrapper of the kernels; ``bins`` comes from :func:`bin_gaussians`."""
+    """Autograd wrapper of the kernels; ``packed`` is :func:`pack` of the same inputs and ``bins`` comes from
+    :func:`bin_gaussians`."""
 
     @staticmethod
-    def forward(ctx, means2d, conics, colors, opacities, depths, background, bins: Bins, width: int,
-                height: int, tile: int):
-        packed = pack(means2d, conics, colors, opacities, depths, background)
+    def forward(ctx, means2d, conics, colors, opacities, depths, background, bins: Bins, packed: Packed,
+                width: int, height: int, tile: int):
         out = rasterize_forward(bins, packed, width, height, tile)
         ctx.dtypes = [x.dtype for x in (means2d, conics, colors, opacities, depths, background)]
         ctx.bins, ctx.tile, ctx.packed, ctx.t_final, ctx.n_contrib = bins, tile, packed, out.t_final, out.n_contrib
@@ -437,7 +436,7 @@ class RasterizeFunction(torch.autograd.Function):
         grads = rasterize_backward(ctx.bins, ctx.packed, ctx.t_final, ctx.n_contrib, grad_image, grad_depth,
                                    grad_alpha, ctx.tile)
         return (*(torch.from_numpy(np.ascontiguousarray(g)).to(dtype) for g, dtype in zip(grads, ctx.dtypes)),
-                None, None, None, None)
+                None, None, None, None, None)
 
 
 def rasterize(means2d: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor, opacities: torch.Tensor,
@@ -453,6 +452,7 @@ def rasterize(means2d: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
     """
     if background is None:
         background = torch.zeros(3, dtype=means2d.dtype)
-    bins = bin_gaussians(means2d, radii, depths, width, height, tile)
-    return RasterizeFunction.apply(means2d, conics, colors, opacities, depths, background, bins, width, height,
-                                   tile)
+    packed = pack(means2d, conics, colors, opacities, depths, background)
+    bins = bin_gaussians(means2d, radii, depths, width, height, tile, footprints=packed.ellipses)
+    return RasterizeFunction.apply(means2d, conics, colors, opacities, depths, background, bins, packed, width,
+                                   height, tile)

@@ -3,6 +3,7 @@ render time, samples kept per ray and time per step; plus where a step's time go
 in plain torch vs the compiled kernels). Prints one JSON object.
 
     python bench/nerf.py [--scene data/scenes/orbit] [--marks 60 120 300 600] [--models grid vanilla] [--views 2]
+                         [--steps N]   (learning rate decaying over N steps, as in the stage; default constant)
                          [--set FIELD=VALUE ...]   (config overrides of every listed model that has the field)
 
 Evaluation (the first ``--views`` held-out views at full size) is excluded from the clock. Needs `dvc repro sfm@orbit` (or --poses ground_truth).
@@ -36,19 +37,22 @@ class _Done(Exception):
     pass
 
 
-def race(name: str, cams, marks: list[float], views: list[int], seed: int = 0, overrides: dict | None = None) -> dict:
-    """Train ``name`` (its default config at a constant learning rate: the clock, not a step count,
-    ends the run) and score the held-out ``views`` whenever the training clock passes a mark."""
+def race(name: str, cams, marks: list[float], views: list[int], seed: int = 0, overrides: dict | None = None,
+         steps: int | None = None) -> dict:
+    """Train ``name`` and score the held-out ``views`` whenever the training clock passes a mark. Without
+    ``steps`` its default config runs at a constant learning rate (the clock, not a step count, ends the run);
+    with ``steps`` the learning rate decays over that many steps as in the stage, and the run is also scored
+    when they are done (if that comes before the last mark)."""
     targets = cams.load_images(views)
     fields = MODELS.config_class(name).field_names()
-    config = MODELS.make(name, **{k: v for k, v in (overrides or {}).items() if k in fields}, steps=10**9)
+    config = MODELS.make(name, **{k: v for k, v in (overrides or {}).items() if k in fields}, steps=steps or 10**9)
     model = build_model(name, config, cams, seed)
     task = NerfTask(model, RaySampler(cams, cams.train))
     points, clock = [], {"start": time.perf_counter(), "paused": 0.0}
 
     def check(step: int):
         elapsed = time.perf_counter() - clock["start"] - clock["paused"]
-        if elapsed < marks[len(points)]:
+        if elapsed < marks[len(points)] and step < config.steps:
             return
         t = time.perf_counter()
         renders = [render_image(model, cams.intrinsics, cams.poses[i]) for i in views]
@@ -59,11 +63,11 @@ def race(name: str, cams, marks: list[float], views: list[int], seed: int = 0, o
                        "render_seconds_per_frame": render_s,
                        "render_samples_per_ray": float(np.mean([r["samples_per_ray"] for r in renders]))})
         clock["paused"] += time.perf_counter() - t
-        if len(points) == len(marks):
+        if len(points) == len(marks) or step >= config.steps:
             raise _Done
 
     with contextlib.suppress(_Done):
-        run_loop(task, 10**9, seed=seed, hooks=[(1, check)], log_every=10, progress=False)
+        run_loop(task, config.steps, seed=seed, hooks=[(1, check)], log_every=10, progress=False)
     train_s = points[-1]["seconds"]
     return {"curve": points, "train_rays_per_second": task.rays_seen / train_s,
             "seconds_per_step": train_s / points[-1]["step"],
@@ -108,6 +112,8 @@ def main() -> None:
     ap.add_argument("--marks", type=float, nargs="+", default=[60, 120, 300, 600])
     ap.add_argument("--models", nargs="+", default=["grid", "vanilla"], choices=MODELS.names())
     ap.add_argument("--views", type=int, default=2, help="held-out views scored at each mark (full size)")
+    ap.add_argument("--steps", type=int, help="decay the learning rate over this many steps (as the stage does) "
+                    "instead of a constant rate; the run ends at the last mark or after these steps")
     ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", help="config overrides, e.g. distortion=0.01")
     args = ap.parse_args()
     if any("=" not in item for item in args.set):
@@ -116,10 +122,11 @@ def main() -> None:
     cams = scene_cameras(args.scene, args.poses)
     views = cams.test[:args.views]
     out = {"scene": args.scene, "poses": args.poses, "threads": torch.get_num_threads(), "overrides": overrides,
+           "steps": args.steps,
            "scored_views": [cams.names[i] for i in views],
            "encoding_fwd_bwd": encoding_profile(), "models": {}}
     for name in args.models:
-        out["models"][name] = race(name, cams, sorted(args.marks), views, overrides=overrides)
+        out["models"][name] = race(name, cams, sorted(args.marks), views, overrides=overrides, steps=args.steps)
     if {"grid", "vanilla"} <= set(out["models"]):
         g, v = (out["models"][k]["curve"] for k in ("grid", "vanilla"))
         out["grid_minus_vanilla_db"] = [round(a["test_psnr"] - b["test_psnr"], 2) for a, b in zip(g, v)]

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from obscura.config import Params
 from obscura.errors import ObscuraError
 from obscura.inpainting.data import photos
-from obscura.inpainting.evaluate import (comparison_grid, evaluate, inception_scores, method_metrics,
+from obscura.inpainting.evaluate import (comparison_grid, count_runs, evaluate, inception_scores, method_metrics,
                                         real_photo_pairs, show_hole, summarise)
 from obscura.inpainting.masks import bucket_name, read_mask_set
 from obscura.inpainting.methods import get_method
@@ -41,7 +41,7 @@ def run(params: Params) -> dict:
 
     with stage_run("evaluate_inpainting", {"inpainting": cfg}, experiment="inpainting", seed=params.seed,
                    dataset="photos") as tracker:
-        with tqdm(desc="evaluate inpainting") as bar:
+        with tqdm(desc="evaluate inpainting", total=count_runs(methods, cases, cfg.cases_per_cell)) as bar:
             rows = evaluate(methods, images, cases, on_case=keep, progress=bar.update, per_cell=cfg.cases_per_cell)
         broken = sorted({r["method"] for r in rows if not r["known_unchanged"]})
         if broken:

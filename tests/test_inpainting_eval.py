@@ -8,7 +8,7 @@ from skimage.transform import resize
 
 from obscura.errors import ObscuraError
 from obscura.inpainting.classical import CLASSICAL
-from obscura.inpainting.evaluate import comparison_grid, evaluate, method_metrics, scores, summarise
+from obscura.inpainting.evaluate import comparison_grid, count_runs, evaluate, method_metrics, scores, summarise
 from obscura.inpainting.masks import mask_set
 from obscura.inpainting.methods import deep_method, get_method
 from obscura.inpainting.outpaint import extend_canvas, outpaint
@@ -77,6 +77,7 @@ def test_slow_methods_run_on_their_nested_seeded_subset(photo):
     assert len(telea) == 2 and {r["kind"] for r in telea} == {"strokes", "box"} and {r["slot"] for r in telea} == {0}
     wider = evaluate(methods, {"coffee": photo}, cases, per_cell={"telea": 3})
     assert {r["case"] for r in telea} < {r["case"] for r in wider if r["method"] == "telea"}
+    assert count_runs(methods, cases, {"telea": 1}) == len(rows) and count_runs(methods, cases, {"telea": 3}) == len(wider)
 
 
 def test_grid_has_a_tile_per_method(photo):

@@ -22,6 +22,15 @@ def scores(output: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str
     }
 
 
+def _runs_on(method: str, case: dict, per_cell: dict[str, int] | None) -> bool:
+    return case.get("slot", 0) < (per_cell or {}).get(method, np.inf)
+
+
+def count_runs(methods, cases: list[dict], per_cell: dict[str, int] | None = None) -> int:
+    """How many (method, case) runs :func:`evaluate` makes (the progress bar's total)."""
+    return sum(_runs_on(name, case, per_cell) for case in cases for name in methods)
+
+
 def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases: list[dict],
              on_case: Callable[[dict, np.ndarray], None] | None = None, progress=None,
              per_cell: dict[str, int] | None = None) -> list[dict]:
@@ -31,12 +40,11 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
     Returns one row per (method, case run) with scores and ``seconds``; ``on_case(row, output)`` sees
     every output (for grids); ``progress()`` is called once per row.
     """
-    per_cell = per_cell or {}
     rows = []
     for index, case in enumerate(cases):
         target, mask = images[case["image"]], case["mask"]
         for name, fn in methods.items():
-            if case.get("slot", 0) >= per_cell.get(name, np.inf):
+            if not _runs_on(name, case, per_cell):
                 continue
             start = time.perf_counter()
             out = fn(np.where(mask[..., None], 0.0, target).astype(np.float32), mask)

@@ -10,6 +10,7 @@ import torch
 
 from obscura.rendering.gaussians import (RasterizeFunction, bin_gaussians, bin_gaussians_reference, eval_sh, project,
                                          rasterize, rasterize_dense, rgb_to_sh, sh_to_rgb)
+from obscura.rendering.gaussians.rasterize import footprints as footprints_of
 from obscura.rendering.gaussians.rasterize import pack
 from obscura.rendering.gaussians.sh import SH_C0
 
@@ -184,8 +185,10 @@ def test_binning_matches_brute_force(tile, footprints):
     radii[::7] = 0  # culled
     means = scene["means2d"].clone()
     means[5] = torch.tensor([-40.0, 10.0])  # off-screen
-    f = pack(means, scene["conics"], scene["colors"], scene["opacities"], scene["depths"],
-             scene["background"]).ellipses if footprints else None
+    scene["opacities"][::9] = 0.003  # alpha never reaches 1/255: binned nowhere
+    f = footprints_of(pack(means, scene["conics"], scene["colors"], scene["opacities"], scene["depths"],
+                           scene["background"])) if footprints else None
+    assert f is None or (f[::9, 0] < 0).all()
     got = bin_gaussians(means, radii, scene["depths"], width, height, tile, footprints=f)
     ref = bin_gaussians_reference(means, radii, scene["depths"], width, height, tile, footprints=f)
     assert (got.tiles_x, got.tiles_y) == (ref.tiles_x, ref.tiles_y) == (-(-width // tile), -(-height // tile))
@@ -195,20 +198,25 @@ def test_binning_matches_brute_force(tile, footprints):
 
 
 @pytest.mark.parametrize("name", ["sparse", "opaque"])
-def test_footprint_binning_drops_only_pairs_that_composite_nothing(name):
+@pytest.mark.parametrize("tile", [16, 8])
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+def test_footprint_binning_drops_only_pairs_that_composite_nothing(name, tile, dtype):
     """Tiles outside a gaussian's alpha >= 1/255 box are not binned; image, depth, alpha and every gradient are
-    bit-identical to binning its whole 3-sigma box."""
+    bit-identical to binning its whole 3-sigma box (also for faint gaussians and indefinite conics)."""
     n, width, height, seed, opacity, stack = SCENES[name]
     scene = screen_scene(n, width, height, seed, (0.002, opacity[1]), sigma=(0.7, 9.0), stack=stack)
-    inputs = [scene[k].clone().requires_grad_() for k in GRAD_NAMES]
-    tight = rasterize(*inputs[:5], scene["radii"], width, height, inputs[5])
+    scene["opacities"][5::11] = 0.003  # below 1/255
+    scene["conics"][7::13] = torch.tensor([0.3, 0.6, 0.2], dtype=F64)  # not positive definite
+    inputs = [scene[k].to(dtype).clone().requires_grad_() for k in GRAD_NAMES]
+    tight = rasterize(*inputs[:5], scene["radii"], width, height, inputs[5], tile=tile)
     packed = pack(*(x.detach() for x in inputs))
-    box = bin_gaussians(scene["means2d"], scene["radii"], scene["depths"], width, height)
-    fit = bin_gaussians(scene["means2d"], scene["radii"], scene["depths"], width, height, footprints=packed.ellipses)
+    box = bin_gaussians(scene["means2d"], scene["radii"], scene["depths"], width, height, tile)
+    fit = bin_gaussians(scene["means2d"], scene["radii"], scene["depths"], width, height, tile,
+                        footprints=footprints_of(packed))
     assert len(fit.gaussian_ids) < 0.9 * len(box.gaussian_ids)
-    inputs_box = [scene[k].clone().requires_grad_() for k in GRAD_NAMES]
-    full = RasterizeFunction.apply(*inputs_box, box, packed, width, height, 16)
-    weights = [torch.randn(x.shape, generator=torch.Generator().manual_seed(i), dtype=F64) for i, x in enumerate(full)]
+    inputs_box = [scene[k].to(dtype).clone().requires_grad_() for k in GRAD_NAMES]
+    full = RasterizeFunction.apply(*inputs_box, box, packed, width, height, tile)
+    weights = [torch.randn(x.shape, generator=torch.Generator().manual_seed(i), dtype=dtype) for i, x in enumerate(full)]
     sum(((a * w).sum() for a, w in zip(tight, weights))).backward()
     sum(((a * w).sum() for a, w in zip(full, weights))).backward()
     for a, b in zip(tight, full):

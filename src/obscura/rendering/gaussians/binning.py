@@ -1,12 +1,12 @@
-"""Tile binning: which gaussians' 3-sigma boxes overlap which ``tile`` x ``tile`` pixel tiles.
+"""Tile binning: which gaussians overlap which ``tile`` x ``tile`` pixel tiles.
 
 A gaussian with screen mean (u, v) and integer radius r covers the box [u - r, u + r] x [v - r, v + r]
-(pixel coordinates, first pixel centre at (0.5, 0.5)); radius 0 means culled. Given its footprint (the half
-width and height of the ellipse outside which its alpha < 1/255, see ``rasterize.pack``), a tile is kept only
-if one of its pixel centres lies within that ellipse's bounding box widened by ``SLACK`` px: the pairs dropped
-are those the kernels would sweep no pixel of (low-opacity and elongated gaussians' corner tiles, about a
-quarter of the box's pairs in a random scene). Pairs are sorted by tile id (row-major over the tile grid), then
-by depth front to back (depth rounded to float32, ties by gaussian id).
+(pixel coordinates, first pixel centre at (0.5, 0.5)); radius 0 means culled. Given footprints (half width
+and height of the box around the mean outside which its alpha < 1/255, ``rasterize.footprints``), a tile of
+that 3-sigma box is kept only if one of its pixel centres lies in the footprint box: the pairs dropped are
+ones where no pixel passes the alpha test (low-opacity and elongated gaussians' outer tiles, about a quarter
+of the pairs in a random scene). Pairs are sorted by tile id (row-major over the tile grid), then by depth
+front to back (depth rounded to float32, ties by gaussian id).
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from numba import njit
-
-
-SLACK = 0.01  # px added to the alpha >= 1/255 ellipse wherever rows or tiles are chosen (the pixel test decides)
 
 
 class Bins(NamedTuple):
@@ -52,8 +49,8 @@ def _tile_rects(means2d, radii, footprints, tile, tiles_x, tiles_y, width, heigh
         if footprints.shape[0] == 0:
             continue
         for axis, size in ((0, width), (1, height)):
-            half = footprints[g, axis] + SLACK
-            if half < SLACK:  # alpha never reaches 1/255
+            half = footprints[g, axis]
+            if half < 0.0:  # alpha never reaches 1/255
                 rects[g, axis + 2] = rects[g, axis]
                 continue
             # pixels whose centre (index + 0.5) lies in [mean - half, mean + half], then their tiles
@@ -69,9 +66,9 @@ def _tile_rects(means2d, radii, footprints, tile, tiles_x, tiles_y, width, heigh
 
 def tile_rects(means2d, radii, width: int, height: int, tile: int = 16, footprints=None) -> np.ndarray:
     """(N, 4) int64 tile ranges [x0, y0, x1, y1) overlapped by each gaussian's box (empty if radius 0), cut to
-    the tiles with a pixel centre in its footprint's bounding box when ``footprints`` (N, >=2) is given."""
+    the tiles with a pixel centre in its footprint box when ``footprints`` (N, 2) is given."""
     m = np.ascontiguousarray(_numpy(means2d), dtype=np.float64)
-    f = np.zeros((0, 2)) if footprints is None else np.ascontiguousarray(_numpy(footprints)[:, :2], dtype=np.float64)
+    f = np.zeros((0, 2)) if footprints is None else np.ascontiguousarray(_numpy(footprints), dtype=np.float64)
     return _tile_rects(m, np.ascontiguousarray(_numpy(radii), dtype=np.int64), f, tile,
                        *tile_grid(width, height, tile), width, height)
 
@@ -118,7 +115,8 @@ def _emit_pairs(order, rects, tiles_x, n_tiles):
 
 def bin_gaussians(means2d, radii, depths, width: int, height: int, tile: int = 16, footprints=None) -> Bins:
     """Sorted (tile, gaussian) pairs for (N, 2) means, (N,) integer radii and (N,) depths; ``footprints``
-    (N, >=2): half width and height of each gaussian's alpha >= 1/255 ellipse (``Packed.ellipses``), or None."""
+    (N, 2): half width and height of the box each gaussian's alpha >= 1/255 can reach, negative where it never
+    does (``rasterize.footprints``), or None for the whole 3-sigma boxes."""
     tiles_x, tiles_y = tile_grid(width, height, tile)
     rects = tile_rects(means2d, radii, width, height, tile, footprints)
     hit = np.flatnonzero((rects[:, 2] > rects[:, 0]) & (rects[:, 3] > rects[:, 1]))
@@ -128,7 +126,7 @@ def bin_gaussians(means2d, radii, depths, width: int, height: int, tile: int = 1
 def bin_gaussians_reference(means2d, radii, depths, width: int, height: int, tile: int = 16,
                             footprints=None) -> Bins:
     """Brute force: for every tile, every gaussian whose box intersects it (and, with ``footprints``, which
-    has a pixel centre of the tile within its footprint's box), in depth order."""
+    has a pixel centre of the tile in its footprint box), in depth order."""
     tiles_x, tiles_y = tile_grid(width, height, tile)
     m, r, d = _numpy(means2d), _numpy(radii), _numpy(depths).astype(np.float32)
     f = None if footprints is None else _numpy(footprints)
@@ -138,8 +136,8 @@ def bin_gaussians_reference(means2d, radii, depths, width: int, height: int, til
             return True
         xs = np.arange(tx * tile, min((tx + 1) * tile, width)) + 0.5
         ys = np.arange(ty * tile, min((ty + 1) * tile, height)) + 0.5
-        return (f[g, 0] >= 0 and (np.abs(xs - m[g, 0]) <= f[g, 0] + SLACK).any()
-                and (np.abs(ys - m[g, 1]) <= f[g, 1] + SLACK).any())
+        return (f[g, 0] >= 0 and (np.abs(xs - m[g, 0]) <= f[g, 0]).any()
+                and (np.abs(ys - m[g, 1]) <= f[g, 1]).any())
 
     tile_ids, gaussian_ids, offsets = [], [], [0]
     for ty in range(tiles_y):

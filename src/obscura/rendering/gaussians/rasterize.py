@@ -36,13 +36,14 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # 2-core machine: fwd+bwd at 480x360/20k took 0.22 s beside one busy process, 0.11 s with workqueue.
     numba.config.THREADING_LAYER = "workqueue"
 
-from obscura.rendering.gaussians.binning import SLACK, Bins, bin_gaussians
+from obscura.rendering.gaussians.binning import Bins, bin_gaussians
 
 ALPHA_MAX = 0.99
 ALPHA_MIN = 1.0 / 255.0
 T_MIN = 1e-4
 PAIR_COLUMNS = 10  # mean x, mean y, conic a, b, c, opacity, r, g, b, depth
 EXP_LO = -12.0  # exp is evaluated on [EXP_LO, 0]: below, alpha < 1/255 for any opacity <= 1
+SLACK = 0.01  # px added to the alpha >= 1/255 ellipse wherever rows or tiles are chosen (the pixel test decides)
 UNBOUNDED = 1e7  # px: footprint of a conic that is not positive definite
 
 
@@ -172,6 +173,13 @@ class Packed(NamedTuple):
     params: np.ndarray  # (N, PAIR_COLUMNS) rows (mean x, y, conic a, b, c, opacity, r, g, b, depth), working dtype
     ellipses: np.ndarray  # (N, 6) float64: the alpha >= 1/255 footprints, see :func:`pack`
     background: np.ndarray  # (3,) working dtype
+
+
+def footprints(packed: Packed) -> np.ndarray:
+    """(N, 2) half width and height in px of the box around each mean outside which alpha < 1/255, widened by
+    ``SLACK`` (what :func:`bin_gaussians` cuts the tiles to); -1 where alpha never reaches 1/255."""
+    e = packed.ellipses
+    return np.where(e[:, :1] < 0.0, -1.0, e[:, :2] + SLACK)
 
 
 def pack(means2d, conics, colors, opacities, depths, background) -> Packed:
@@ -453,6 +461,6 @@ def rasterize(means2d: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
     if background is None:
         background = torch.zeros(3, dtype=means2d.dtype)
     packed = pack(means2d, conics, colors, opacities, depths, background)
-    bins = bin_gaussians(means2d, radii, depths, width, height, tile, footprints=packed.ellipses)
+    bins = bin_gaussians(means2d, radii, depths, width, height, tile, footprints=footprints(packed))
     return RasterizeFunction.apply(means2d, conics, colors, opacities, depths, background, bins, packed, width,
                                    height, tile)

@@ -187,3 +187,19 @@ def test_page_in_headless_chromium(built_page, tmp_path):
     assert page.shape == (1600, 1280) and page.std() > 20                   # text and tables, not a blank page
     viewer = np.asarray(Image.open(tmp_path / "viewer-0.png").convert("RGB"), float)
     assert (viewer.max(2) > 40).mean() > 0.01 and viewer.std() > 10        # the splats were drawn on black
+
+
+def test_without_the_viewer_bundle_the_viewers_say_so_instead_of_loading_forever(built_page, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(built_page.parent.parent, root)
+    params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        out = write_report(params, Path("reports/index.html"), Runs([]), {}, "", tmp_path / "no-bundle.js")
+    finally:
+        os.chdir(cwd)
+    page = (root / out).read_text()
+    assert "class='splat-viewer' data-state='missing'>The interactive 3D viewer is not built" in page
+    assert "<script" not in page and not list((root / "reports/assets/rendering").glob("*.splat.js"))
+    assert "../data/gaussians/orbit/point_cloud.ply" in page                # the full model is still linked

@@ -285,9 +285,10 @@ class Track:
 class Page:
     """Collects the page's tracks while copying and drawing its assets under ``reports/assets``."""
 
-    def __init__(self, params: Params, reports: Path, assets: Path, runs: Runs):
+    def __init__(self, params: Params, reports: Path, assets: Path, runs: Runs, viewer_bundle: Path | None = None):
         self.params, self.reports, self.assets, self.runs = params, Path(reports), Path(assets), runs
         self.cpu = cpu_name()
+        self.viewer_bundle = Path(viewer_bundle) if viewer_bundle is not None and Path(viewer_bundle).is_file() else None
         self.scripts: list[str] = []
 
     def rel(self, path: Path) -> str:
@@ -626,6 +627,11 @@ class Page:
         from obscura.errors import ObscuraError
         from obscura.rendering.gaussians.train import scene_cameras
 
+        if self.viewer_bundle is None:   # a viewer that can never load must not look like one still loading
+            return (f"<figure class='viewer'><div class='splat-viewer' data-state='missing'>The interactive 3D viewer "
+                    "is not built on this machine (<code>make setup</code> builds it with npm).</div><figcaption>"
+                    f"{_esc(name)}: full model <a href='{_esc(Path(os.path.relpath(ply, self.reports)).as_posix())}'>"
+                    f"{_esc(ply.name)}</a> (standard 3DGS .ply)</figcaption></figure>")
         data, total, means = splat_bytes(ply)
         try:
             cams = scene_cameras(Path(self.params.scenes.output) / scene, self.params.gaussians.poses)
@@ -692,16 +698,12 @@ def write_report(params: Params, out: Path, runs: Runs, provenance: Mapping[str,
     out = Path(out)
     reports = out.parent
     with atomic_dir(reports / ASSETS) as tmp:
-        page = Page(params, reports, tmp, runs)
+        page = Page(params, reports, tmp, runs, viewer_bundle)
         tracks = [page.generative(), page.inpainting(), page.reconstruction()]
         viewer = ""
         if page.scripts:
-            if viewer_bundle is not None and Path(viewer_bundle).is_file():
-                scripts = [*page.scripts, page.copy(Path(viewer_bundle), "viewer/splat-viewer.js")]
-                viewer = "".join(f"<script src='{_esc(s)}'></script>" for s in scripts)
-            else:
-                viewer = ("<p class='note'>The interactive 3D viewer is not built on this machine "
-                          "(<code>make setup</code> builds it with npm).</p>")
+            scripts = [*page.scripts, page.copy(page.viewer_bundle, "viewer/splat-viewer.js")]
+            viewer = "".join(f"<script src='{_esc(s)}'></script>" for s in scripts)
         text = render_page(tracks, provenance, runs, params_text).replace("</body>", f"{viewer}</body>")
         with atomic_path(out) as tmp_out:
             tmp_out.write_text(text)

@@ -1,5 +1,6 @@
 """Push-pull (pyramid) fill: each hole pixel takes the mask-weighted average of the nearest coarser
-level that has data there. It is the initial fill every deep method refines, so it is also scored."""
+level that has data there. It is the start of the deep methods' initial fill (``harmonic_fill``, which
+smooths every level of it towards the harmonic solution); scored as a cheap baseline."""
 
 from __future__ import annotations
 

@@ -27,15 +27,82 @@ def pyramid_fill(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     return image * known + up * hole
 
 
-def harmonic_smooth(image: torch.Tensor, hole: torch.Tensor, iterations: int) -> torch.Tensor:
-    """Jacobi iterations of Laplace's equation inside the hole (known pixels fixed): after the
-    push-pull fill this approaches the harmonic solution (see classical/variational.py)."""
-    c = image.shape[1]
-    kernel = image.new_tensor([[0, 1, 0], [1, 0, 1], [0, 1, 0]]).div(4).view(1, 1, 3, 3).repeat(c, 1, 1, 1)
-    for _ in range(iterations):
-        avg = F.conv2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), kernel, groups=c)
-        image = image * (1 - hole) + avg * hole
-    return image
+def _neighbour_mean(u: torch.Tensor) -> torch.Tensor:
+    """Mean of the 4 neighbours; replicate padding makes it the mean over the in-image neighbours at the
+    borders, i.e. the Neumann graph Laplacian of classical/variational.py."""
+    p = F.pad(u, (1, 1, 1, 1), mode="replicate")
+    return (p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]) * 0.25
+
+
+def _relax(u: torch.Tensor, rhs: torch.Tensor | None, hole: torch.Tensor, sweeps: int, omega: float) -> torch.Tensor:
+    """Red-black SOR sweeps on ``u - mean of neighbours = rhs`` at hole pixels (others fixed)."""
+    h, w = u.shape[-2:]
+    ij = torch.arange(h).view(h, 1) + torch.arange(w).view(1, w)
+    red = (ij % 2 == 0).to(u.dtype)
+    colours = (hole * red, hole * (1 - red))
+    for _ in range(sweeps):
+        for colour in colours:
+            target = _neighbour_mean(u) if rhs is None else _neighbour_mean(u) + rhs
+            u = u + (omega * colour) * (target - u)
+    return u
+
+
+def _upsample(coarse: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Bilinear x2 cropped to (h, w): coarse pixel k stays the block of fine pixels 2k, 2k + 1 also for
+    odd sizes (``avg_pool2d(..., ceil_mode=True)``), which resizing to (h, w) would shift."""
+    return F.interpolate(coarse, scale_factor=2, mode="bilinear", align_corners=False)[..., :h, :w]
+
+
+def _v_cycle(u: torch.Tensor, rhs: torch.Tensor | None, hole: torch.Tensor, sweeps: int,
+             omega: float) -> torch.Tensor:
+    """One multigrid V-cycle for ``u - mean of neighbours = rhs`` on the hole (other pixels fixed).
+
+    The coarse grid's unknowns are the 2x2 blocks lying wholly in the hole, all other blocks carry a
+    zero (Dirichlet) correction; coarsening blocks that are only partly in the hole loses the Dirichlet
+    data at coarse levels and diverges.
+    """
+    u = _relax(u, rhs, hole, sweeps, omega)
+    h, w = u.shape[-2:]
+    if min(h, w) > 2:
+        res = ((_neighbour_mean(u) if rhs is None else _neighbour_mean(u) + rhs) - u) * hole
+        coarse_hole = (F.avg_pool2d(hole, 2, ceil_mode=True) >= 1).to(u.dtype)  # all children in the hole
+        if bool(coarse_hole.any()):
+            coarse_rhs = 4 * F.avg_pool2d(res, 2, ceil_mode=True) * coarse_hole  # Laplacian scales with h^-2
+            err = _v_cycle(torch.zeros_like(coarse_rhs), coarse_rhs, coarse_hole, sweeps, omega)
+            u = u + _upsample(err, h, w) * hole
+    return _relax(u, rhs, hole, sweeps, omega)
+
+
+def harmonic_fill(image: torch.Tensor, hole: torch.Tensor, cycles: int = 4, sweeps: int = 3,
+                  omega: float = 1.5) -> torch.Tensor:
+    """The harmonic fill -- Laplace's equation in the hole, known pixels as Dirichlet data, Neumann image
+    borders: ``harmonic`` of classical/variational.py -- by multigrid, batched on (B, C, H, W).
+
+    Cascadic start: the push-pull recursion of :func:`pyramid_fill` with ``sweeps`` red-black SOR
+    sweeps (relaxation ``omega``) after each upsampling, so every level starts from the coarser level's
+    smoothed fill; then ``cycles`` V-cycles at the full resolution. ``hole`` (B, 1, H, W) in {0, 1};
+    known pixels are returned unchanged (an input to the nets, not learned: autograd passes through it).
+
+    With the defaults the hole values of 24 evaluation cases at 256 px (holes 1-60 %) are within 6e-4
+    (72 cases at 30-40 %: 1.2e-3) of the sparse direct solution; the earlier push-pull + 20 Jacobi steps
+    was 0.27-0.37 dB of hole PSNR short of it on those cases (Jacobi needs O(hole diameter^2) steps).
+    """
+    known = 1.0 - hole
+    if bool((known > 0).all()):
+        return image
+    image = image * known
+    h, w = image.shape[-2:]
+    if h <= 1 or w <= 1:
+        mean = image.sum((2, 3), keepdim=True) / known.sum((2, 3), keepdim=True).clamp_min(1e-6)
+        return image + mean * hole
+    num = F.avg_pool2d(image, 2, ceil_mode=True)
+    den = F.avg_pool2d(known, 2, ceil_mode=True)
+    coarse = harmonic_fill(num / den.clamp_min(1e-6), (den <= 0).to(image.dtype), 0, sweeps, omega)
+    up = _upsample(coarse, h, w)
+    u = _relax(image + up * hole, None, hole, sweeps, omega)
+    for _ in range(cycles):
+        u = _v_cycle(u, None, hole, sweeps, omega)
+    return u
 
 
 class ResBlock(nn.Module):

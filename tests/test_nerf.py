@@ -198,6 +198,31 @@ def test_grid_render_reusing_the_visibility_pass_equals_a_full_network_pass(tiny
         torch.testing.assert_close(reused[key], full[key].detach(), atol=1e-5, rtol=1e-4)
 
 
+def test_grid_visibility_mask_matches_a_ray_by_ray_front_to_back_reference(tiny_scene):
+    cams = scene_cameras(tiny_scene, "ground_truth")
+    model = build_model("grid", MODELS.make("grid", tiny=True, steps=30, early_stop=0.2), cams)
+    run_loop(NerfTask(model, RaySampler(cams, cams.train)), 30, progress=False)
+    origins, dirs = (a.reshape(-1, 3)[::3] for a in rays(cams.intrinsics, cams.poses[cams.test[0]]))
+    origins, dirs = model.to_box_frame(origins, dirs / dirs.norm(dim=-1, keepdim=True))
+    ray_ids, t0, t1 = samples = model.march(origins, dirs)
+    mask, (sigma, _) = model.visible(origins, dirs, samples, len(origins), window=4, keep="outputs")
+    with torch.no_grad():
+        every = model.density(model.to_unit(origins[ray_ids] + ((t0 + t1) / 2)[:, None] * dirs[ray_ids]))
+    expected = torch.zeros_like(mask)
+    for ray in range(len(origins)):              # windows of 4 samples while the optical depth stays below -log 0.2
+        idx = torch.nonzero(ray_ids == ray).squeeze(1)
+        depth = 0.0
+        for first in range(0, len(idx), 4):
+            if depth >= -math.log(0.2):
+                break
+            window = idx[first:first + 4]
+            expected[window] = True
+            depth += float((every[window] * (t1[window] - t0[window])).sum())
+    assert 0 < int(mask.sum()) < len(mask)        # some rays stop early, some samples are kept
+    assert torch.equal(mask, expected)
+    torch.testing.assert_close(sigma[mask], every[mask], atol=1e-6, rtol=1e-5)
+
+
 def test_grid_training_pass_reusing_the_visibility_encodings_gives_the_same_loss_and_gradients(tiny_scene,
                                                                                                monkeypatch):
     from obscura.rendering.nerf import hashgrid

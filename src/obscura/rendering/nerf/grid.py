@@ -165,26 +165,26 @@ class GridNeRF(NerfModel):
         encoding (``"encodings"``), or nothing (None)."""
         ray_ids, t0, t1 = samples
         starts, counts = segment_starts(ray_ids, n_rays)
-        rank = torch.arange(len(ray_ids)) - starts[ray_ids]
-        order = torch.argsort(rank, stable=True)
-        bounds = torch.searchsorted(rank[order], torch.arange(0, int(counts.max()) + window, window)).tolist()
         depth, limit = torch.zeros(n_rays), -math.log(self.config.early_stop)
         mask = torch.zeros(len(ray_ids), dtype=torch.bool)
         n = len(ray_ids)
         widths = {"outputs": (0, self.config.geo_features), "encodings": (self.encoding.out_dim,), None: ()}[keep]
         kept = tuple(torch.empty(n, w) if w else torch.empty(n) for w in widths)   # only the buffers asked for
-        for a, b in itertools.pairwise(bounds):
-            idx = order[a:b]
-            idx = idx[depth[ray_ids[idx]] < limit]
-            if not len(idx):
+        rays, offsets = torch.nonzero(counts).squeeze(1), torch.arange(window)
+        for first in range(0, int(counts.max()), window):   # samples first … first + window − 1 of each live ray
+            rays = rays[(counts[rays] > first) & (depth[rays] < limit)]
+            if not len(rays):
                 break
+            rank = first + offsets
+            idx = (starts[rays, None] + rank)[rank < counts[rays, None]]
             mask[idx] = True
-            unit = self.to_unit(origins[ray_ids[idx]] + ((t0[idx] + t1[idx]) / 2)[:, None] * dirs[ray_ids[idx]])
+            ray = ray_ids[idx]
+            unit = self.to_unit(origins[ray] + ((t0[idx] + t1[idx]) / 2)[:, None] * dirs[ray])
             encoded = self.encoding(unit * 0.5 + 0.5)
             s, geo = self._density_head(encoded, with_features=True)
             for buffer, value in zip(kept, (s, geo) if keep == "outputs" else (encoded,)):
                 buffer[idx] = value
-            depth.index_add_(0, ray_ids[idx], s * (t1[idx] - t0[idx]))
+            depth.index_add_(0, ray, s * (t1[idx] - t0[idx]))
         return mask, kept
 
     def parameter_groups(self) -> list[dict]:

@@ -14,7 +14,7 @@ from obscura.rendering.cameras import pose_errors, read_colmap_model
 from obscura.rendering.ingest import BadImagesError
 from obscura.rendering.scene_format import load_cameras
 from obscura.rendering.scenes.textures import photo
-from obscura.rendering.sfm import ReconstructionError, camera_prior, first_octave, run_sfm
+from obscura.rendering.sfm import ReconstructionError, _options, camera_prior, first_octave, run_sfm
 from stages import scenes as scenes_stage
 from stages import sfm as sfm_stage
 
@@ -125,6 +125,11 @@ def test_global_mapper_with_an_exif_focal_prior_registers_the_scene(room, tmp_pa
     assert g["mapper"] == "global" and g["focal_prior_px"] == pytest.approx(1.03 * gt_focal)
     assert g["images_registered"] == 16 and g["rotation_error_median_deg"] <= 0.2
     assert g["focal_error_pct"] < 2.0  # refined away from the 3 % wrong prior
+    # deterministic: the global pipeline runs on one thread throughout, the incremental one matches threaded
+    opts = {mapper: _options(params.sfm.model_copy(update={"mapper": mapper}), 0, 320, 240, info)
+            for mapper in ("global", "incremental")}
+    threads = {m: [o[i].num_threads for i in (1, 2, 4)] + [o[4].mapper.num_threads] for m, o in opts.items()}
+    assert threads == {"global": [1, 1, 1, 1], "incremental": [1, -1, 1, 1]}
 
 
 def test_a_video_scene_is_matched_sequentially_and_its_dropped_frames_reported(room, tmp_path):
@@ -150,6 +155,18 @@ def test_deterministic_mode_repeats_the_same_model(room, tmp_path):
     again = run_sfm(scene, params.sfm, seed=params.seed, undistort=False)
     for key in ["num_points3d", "mean_reprojection_error_px", "mean_track_length"]:
         assert again[key] == m[key]
+    poses = [_poses(s / "sparse" / "0") for s in (root / "scenes" / "room", scene)]
+    assert poses[0].keys() == poses[1].keys() and len(poses[0]) == 16
+    for name, pose in poses[0].items():
+        np.testing.assert_array_equal(pose, poses[1][name])
+
+
+def _poses(sparse):
+    import pycolmap
+
+    rec = pycolmap.Reconstruction(str(sparse))
+    return {img.name: np.r_[img.cam_from_world().rotation.quat, img.cam_from_world().translation]
+            for img in rec.images.values()}
 
 
 def test_unrelated_image_is_reported_not_silently_dropped(room, tmp_path):

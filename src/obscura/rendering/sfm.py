@@ -95,29 +95,33 @@ def camera_prior(params: SfmParams, scene: dict) -> str:
 def _options(params: SfmParams, seed: int, width: int, height: int, scene: dict):
     import pycolmap
 
-    threads = 1 if params.deterministic else params.num_threads
+    # Deterministic = one thread where threads change the result: extraction numbers images in the order their
+    # features finish (same keypoints, other image ids, so everything after changes), the mappers' threaded solvers
+    # differ in the last bits, and the global mapper also reads threaded matching's output in another order.
+    threads = params.num_threads
+    one = 1 if params.deterministic else threads
     reader = pycolmap.ImageReaderOptions(camera_model=params.camera_model, camera_params=camera_prior(params, scene))
-    extraction = pycolmap.FeatureExtractionOptions(num_threads=threads, max_image_size=params.max_image_size,
+    extraction = pycolmap.FeatureExtractionOptions(num_threads=one, max_image_size=params.max_image_size,
                                                    use_gpu=False)
     extraction.sift.max_num_features = max_num_features(params, width, height)
     extraction.sift.first_octave = first_octave(params, width, height)
-    matching = pycolmap.FeatureMatchingOptions(num_threads=threads, use_gpu=False)
+    matching = pycolmap.FeatureMatchingOptions(num_threads=one if params.mapper == "global" else threads,
+                                               use_gpu=False)
     verification = pycolmap.TwoViewGeometryOptions(min_num_inliers=params.min_num_matches)
-    # Always seeded (params seed); with several threads the scheduling can still reorder work,
-    # so `deterministic` (one thread) is what makes models bit-identical.
+    # Always seeded (params seed).
     verification.ransac.random_seed = seed
     if params.mapper == "global":
-        mapping = pycolmap.GlobalPipelineOptions(num_threads=threads, min_num_matches=params.min_num_matches,
+        mapping = pycolmap.GlobalPipelineOptions(num_threads=one, min_num_matches=params.min_num_matches,
                                                  random_seed=seed)
-        mapping.mapper.num_threads = threads
+        mapping.mapper.num_threads = one
         mapping.mapper.random_seed = seed
         mapping.mapper.rotation_averaging.random_seed = seed
         mapping.mapper.global_positioning.random_seed = seed
         mapping.mapper.global_positioning.use_gpu = False
     else:
-        mapping = pycolmap.IncrementalPipelineOptions(num_threads=threads, min_num_matches=params.min_num_matches,
+        mapping = pycolmap.IncrementalPipelineOptions(num_threads=one, min_num_matches=params.min_num_matches,
                                                       random_seed=seed)
-        mapping.mapper.num_threads = threads
+        mapping.mapper.num_threads = one
         mapping.mapper.random_seed = seed
         mapping.triangulation.random_seed = seed
     return reader, extraction, matching, verification, mapping

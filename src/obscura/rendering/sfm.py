@@ -95,13 +95,12 @@ def camera_prior(params: SfmParams, scene: dict) -> str:
 def _options(params: SfmParams, seed: int, width: int, height: int, scene: dict):
     import pycolmap
 
-    # Deterministic = one thread where threads change the result: extraction numbers images in the order their
-    # features finish (same keypoints, other image ids, so everything after changes), the mappers' threaded solvers
-    # differ in the last bits, and the global mapper also reads threaded matching's output in another order.
+    # Deterministic = one thread where threads change the result: the mappers' threaded solvers differ in the
+    # last bits, and the global mapper also reads threaded matching's output in another order.
     threads = params.num_threads
     one = 1 if params.deterministic else threads
     reader = pycolmap.ImageReaderOptions(camera_model=params.camera_model, camera_params=camera_prior(params, scene))
-    extraction = pycolmap.FeatureExtractionOptions(num_threads=one, max_image_size=params.max_image_size,
+    extraction = pycolmap.FeatureExtractionOptions(num_threads=threads, max_image_size=params.max_image_size,
                                                    use_gpu=False)
     extraction.sift.max_num_features = max_num_features(params, width, height)
     extraction.sift.first_octave = first_octave(params, width, height)
@@ -221,10 +220,13 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
     with atomic_dir(scene_dir / "sparse") as out:
         db = out / "database.db"
         t0 = time.perf_counter()
-        pycolmap.extract_features(db, image_dir, image_names=names,
-                                  camera_mode=pycolmap.CameraMode.SINGLE if params.single_camera
-                                  else pycolmap.CameraMode.AUTO,
-                                  reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+        mode = pycolmap.CameraMode.SINGLE if params.single_camera else pycolmap.CameraMode.AUTO
+        # Images enter the database in name order first: threaded extraction would number them in the order
+        # their features finish, and the image ids order everything after.
+        pycolmap.Database.open(str(db)).close()
+        pycolmap.import_images(db, image_dir, camera_mode=mode, image_names=names, options=reader)
+        pycolmap.extract_features(db, image_dir, image_names=names, camera_mode=mode, reader_options=reader,
+                                  extraction_options=extraction, device=pycolmap.Device.cpu)
         phase("features", t0)
         t0 = time.perf_counter()
         matched = match_images(db, params, choose_matcher(params, len(names), scene.get("kind") == "video"),

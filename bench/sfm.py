@@ -1,8 +1,8 @@
 """SfM accuracy and speed on generated scenes, the project's settings beside plain pycolmap defaults
 (SIFT first octave -1, 8192 features, images up to 3200 px, exhaustive matching, incremental mapping, all
 threads) in the same run. Prints one JSON object. The project's default (``sfm.deterministic``: bit-identical
-models run to run) extracts features and maps on one thread and matches threaded (incremental mapper);
-``--threads -1`` measures it fully threaded.
+models run to run) maps on one thread (the global mapper also matches on one); ``--threads -1`` measures it
+fully threaded.
 
 Suites: ``builtin`` renders the built-in scenes at the given sizes; ``varied`` renders scenes the defaults
 were not tuned on (VARIED below): 320 to 1600 px on the long side, object-centric orbits and forward-facing

@@ -79,7 +79,7 @@ class SfmParams(Section):
                                  "with a vocabulary tree built from the sequence's own features")
     min_num_matches: int = Field(15, ge=4)
     num_threads: int = Field(-1, ge=-1, description="-1: all cores")
-    deterministic: bool = Field(True, description="features and mapping on one thread and a fixed seed: same params -> same model")
+    deterministic: bool = Field(True, description="mapping on one thread and a fixed seed: same params -> same model")
     outlier_neighbors: int = Field(20, ge=2, description="statistical outlier removal: neighbours")
     outlier_std: float = Field(2.0, gt=0, description="statistical outlier removal: std ratio")
     reports: Path = Path("reports/sfm")

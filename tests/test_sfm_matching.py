@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from obscura.rendering.ingest import BadImagesError
 from obscura.rendering.params import SfmParams
-from obscura.rendering.retrieval import num_visual_words
+from obscura.rendering.retrieval import build_vocab_tree, num_visual_words
 from obscura.rendering.scenes import build_scene, make_scene
 from obscura.rendering.sfm import choose_matcher, match_images, max_num_features, run_sfm, sift_pixels, verified_pairs
 
@@ -37,6 +37,14 @@ def test_matcher_follows_image_count_and_video():
 
 def test_vocabulary_size_follows_the_descriptor_count():
     assert num_visual_words(1_000) == 256 and num_visual_words(100_000) == 1000 and num_visual_words(10**7) == 4096
+
+
+def test_vocabulary_tree_repeats_for_a_seed_on_several_threads(loop_sequence, tmp_path):
+    trees = []
+    for seed in (0, 0, 1):
+        build_vocab_tree(loop_sequence / "features.db", tmp_path / "tree.bin", seed=seed, num_threads=2)
+        trees.append((tmp_path / "tree.bin").read_bytes())
+    assert trees[0] == trees[1] and trees[0] != trees[2]
 
 
 @pytest.mark.parametrize("bad", [{"max_num_features": 10}, {"max_num_features": "many"}, {"matcher": "spatial"}])

@@ -28,8 +28,12 @@ def num_visual_words(num_descriptors: int) -> int:
 
 def build_vocab_tree(database_path: str | os.PathLike, out_path: str | os.PathLike, seed: int = 0,
                      num_threads: int = -1) -> dict:
-    """Train a visual index on the database's descriptors and write it to ``out_path``; returns its size."""
+    """Train a visual index on the database's descriptors and write it to ``out_path``; returns its size.
+    Its k-means draws from COLMAP's global generator, which is reseeded with ``seed`` first: the same
+    database gives the same tree on any number of threads."""
     import pycolmap
+
+    pycolmap.set_random_seed(seed)
 
     db = pycolmap.Database.open(str(database_path))
     try:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from obscura.errors import ObscuraError
-from obscura.io import atomic_dir, atomic_path, load_image, save_image, write_json
+from obscura.io import atomic_dir, atomic_path, load_image, save_image, write_json, write_torch
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -32,6 +32,16 @@ def test_write_json_sorted_and_numpy(tmp_path):
     path = write_json(tmp_path / "m.json", {"b": np.float32(1.5), "a": np.int64(2)})
     assert json.loads(path.read_text()) == {"a": 2, "b": 1.5}
     assert path.read_text().index('"a"') < path.read_text().index('"b"')
+
+
+def test_write_torch_gives_the_same_bytes_for_the_same_content(tmp_path):
+    import torch
+
+    obj = {"w": torch.arange(6.0).reshape(2, 3), "step": 3}
+    first = write_torch(tmp_path / "model.pt", obj).read_bytes()
+    second = write_torch(tmp_path / "model.pt", obj).read_bytes()   # another temporary file name
+    assert first == second and torch.equal(torch.load(tmp_path / "model.pt", weights_only=True)["w"], obj["w"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
 
 
 def test_image_roundtrip_and_channel_conversion(tmp_path):

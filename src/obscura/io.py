@@ -66,6 +66,16 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     return Path(path)
 
 
+def write_torch(path: str | os.PathLike, obj) -> Path:
+    """``torch.save`` atomically, through a file object: given a path, torch names the archive inside after the
+    (temporary) file, so the same content would give different bytes (and DVC hashes) on every run."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+    return Path(path)
+
+
 def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()

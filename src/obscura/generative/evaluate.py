@@ -38,11 +38,10 @@ def load_inception_reference(path: Path, image_size: int, channels: int) -> torc
 
 
 def save_inception_reference(path: Path, features: torch.Tensor, image_size: int, channels: int) -> None:
-    from obscura.io import atomic_path
+    from obscura.io import write_torch
 
-    with atomic_path(path) as tmp:
-        torch.save({"features": features, "network": INCEPTION_NAME, "image_size": image_size,
-                    "channels": channels}, tmp)
+    write_torch(path, {"features": features, "network": INCEPTION_NAME, "image_size": image_size,
+                       "channels": channels})
 
 
 def real_baseline(test_images: torch.Tensor, train_images: torch.Tensor, ev, seed: int

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from obscura.errors import ObscuraError
-from obscura.io import atomic_path
+from obscura.io import write_torch
 
 FORMAT = "obscura.checkpoint"
 VERSION = 2
@@ -29,9 +29,7 @@ def save_checkpoint(path: str | os.PathLike, kind: str, method: str, config: dic
     """Write the checkpoint atomically (``extra``: tensors/plain values such as optimiser state)."""
     payload = {"format": FORMAT, "version": VERSION, "kind": kind, "method": method,
                "config": json.dumps(config, sort_keys=True), "state_dict": state_dict, **(extra or {})}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    return write_torch(path, payload)
 
 
 def read_checkpoint(path: str | os.PathLike, kind: str, hint: str = "train it first") -> dict:

@@ -19,7 +19,6 @@ import platform
 import tempfile
 
 import numpy as np
-import yaml
 
 
 def main() -> None:
@@ -33,7 +32,7 @@ def main() -> None:
     if any("=" not in item for item in args.set):
         ap.error("--set takes FIELD=VALUE items, e.g. --set steps=2000")
 
-    from obscura.config import load_params
+    from obscura.config import load_params, parse_overrides
     from obscura.rendering.gaussians.registry import make_config
     from obscura.rendering.gaussians.train import peak_memory_mb, train
 
@@ -41,7 +40,7 @@ def main() -> None:
     out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "scenes": {}}
     for scene in args.scenes:
         fields = {**params.gaussians.config, **params.gaussians.scenes.get(scene, {})}
-        fields.update({k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)})
+        fields.update(parse_overrides(args.set))
         config = make_config(**fields)
         with tempfile.TemporaryDirectory() as tmp:
             model, result = train(params.scenes.output / scene, os.path.join(tmp, "model"), config,

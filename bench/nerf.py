@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 import torch
-import yaml
 
+from obscura.config import parse_overrides
 from obscura.methods import run_loop
 from obscura.metrics import psnr
 from obscura.rendering.nerf.registry import MODELS
@@ -116,9 +116,7 @@ def main() -> None:
                     "instead of a constant rate; the run ends at the last mark or after these steps")
     ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", help="config overrides, e.g. distortion=0.01")
     args = ap.parse_args()
-    if any("=" not in item for item in args.set):
-        ap.error("--set takes FIELD=VALUE items, e.g. --set distortion=0.01")
-    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    overrides = parse_overrides(args.set)
     if "steps" in overrides:
         ap.error("the number of steps is --steps N (it sets the learning-rate schedule), not --set steps=N")
     cams = scene_cameras(args.scene, args.poses)

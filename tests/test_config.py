@@ -1,6 +1,6 @@
 import pytest
 
-from obscura.config import load_params, parse_params
+from obscura.config import load_params, parse_overrides, parse_params
 from obscura.errors import ConfigError
 
 
@@ -62,3 +62,10 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_params(bad)
+
+
+def test_overrides_read_yaml_values_and_exponent_floats():
+    assert parse_overrides(["lr=3e-4", "steps=5", "name=grid", "sizes=[1, 2]", "contract=true"]) == {
+        "lr": 3e-4, "steps": 5, "name": "grid", "sizes": [1, 2], "contract": True}
+    with pytest.raises(ConfigError, match="FIELD=VALUE"):
+        parse_overrides(["lr"])

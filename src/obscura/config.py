@@ -17,7 +17,7 @@ from obscura.rendering.nerf.params import NerfParams
 from obscura.rendering.params import ScenesParams, SfmParams
 from obscura.section import Section
 
-__all__ = ["Params", "Section", "load_params", "parse_params", "params_path"]
+__all__ = ["Params", "Section", "load_params", "parse_overrides", "parse_params", "params_path"]
 
 
 class TrackingParams(Section):
@@ -131,3 +131,21 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         else:
             lines.append(f"  {key} = {err['input']!r}: {err['msg']}.")
     return "\n".join(lines)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``FIELD=VALUE`` command-line items as a dict, each value read as YAML, except that numbers YAML 1.1
+    keeps as strings (``3e-4``, ``1e5``) are floats."""
+    bad = [item for item in items if "=" not in item]
+    if bad:
+        raise ConfigError(f"expected FIELD=VALUE, got {bad[0]!r} (e.g. lr=3e-4).")
+    out = {}
+    for key, text in (item.split("=", 1) for item in items):
+        value = yaml.safe_load(text)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        out[key] = value
+    return out

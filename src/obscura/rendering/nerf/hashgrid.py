@@ -7,7 +7,8 @@ otherwise (32-bit arithmetic, as instant-ngp). Why compiled: profiling a trainin
 most of its time in this lookup (16 levels × 8 corners of gathers and their scatter-add backward); the
 numba kernels below do it several times faster (``bench/nerf.py`` prints both as ``encoding_fwd_bwd``).
 Forward is parallel over points, backward over levels (each level owns its slice of the table, so there
-are no write races and the sums do not depend on thread timing). ``hash_encode_reference`` is the same
+are no write races and the sums do not depend on thread timing; levels are dealt to threads alternately
+and read their output gradients level-major). ``hash_encode_reference`` is the same
 lookup in plain torch, the reference the tests compare against.
 """
 
@@ -17,7 +18,7 @@ import math
 
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 _PY, _PZ = np.uint32(2654435761), np.uint32(805459861)
 
@@ -69,10 +70,14 @@ def _encode(x, table, res, hashed, out):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def _encode_backward(x, grad_out, res, hashed, grad_table):
+def _encode_backward(x, grad_levels, res, hashed, level_order, grad_table):
+    """``grad_levels`` (levels, N, features): the output gradient level-major, so that each level's task
+    reads its slice contiguously; ``level_order``: levels in the order the parallel loop's static split
+    deals them to threads."""
     levels, size, feats = grad_table.shape
     mask = np.uint32(size - 1)
-    for l in prange(levels):
+    for k in prange(levels):
+        l = level_order[k]
         index = np.empty(8, np.int64)
         for n in range(x.shape[0]):
             i0, i1, i2, f0, f1, f2 = _setup(x[n, 0], x[n, 1], x[n, 2], np.float32(res[l]))
@@ -80,7 +85,14 @@ def _encode_backward(x, grad_out, res, hashed, grad_table):
             for c in range(8):
                 w = _weight(c, f0, f1, f2)
                 for f in range(feats):
-                    grad_table[l, index[c], f] += w * grad_out[n, l * feats + f]
+                    grad_table[l, index[c], f] += w * grad_levels[l, n, f]
+
+
+def _level_order(levels: int) -> np.ndarray:
+    """Levels interleaved by thread (levels r, r + T, r + 2T, ... form the r-th thread's block): coarse levels,
+    whose tables stay in cache, and fine hashed ones, which miss it, are shared evenly."""
+    threads = get_num_threads()
+    return np.concatenate([np.arange(r, levels, threads) for r in range(threads)])
 
 
 class _HashEncode(torch.autograd.Function):
@@ -97,8 +109,10 @@ class _HashEncode(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
+        levels, _, feats = ctx.shape
         grad = np.zeros(ctx.shape, np.float32)
-        _encode_backward(x.numpy(), grad_out.contiguous().numpy(), ctx.res, ctx.hashed, grad)
+        grad_levels = grad_out.reshape(len(x), levels, feats).transpose(0, 1).contiguous()
+        _encode_backward(x.numpy(), grad_levels.numpy(), ctx.res, ctx.hashed, _level_order(levels), grad)
         return None, torch.from_numpy(grad), None, None, None
 
 

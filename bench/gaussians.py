@@ -29,10 +29,13 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--marks", type=float, nargs="+", default=[5, 10, 15], help="minutes to report PSNR at")
     args = ap.parse_args()
-    if any("=" not in item for item in args.set):
-        ap.error("--set takes FIELD=VALUE items, e.g. --set steps=2000")
-
     from obscura.config import load_params, parse_overrides
+    from obscura.errors import ConfigError
+
+    try:
+        overrides = parse_overrides(args.set)
+    except ConfigError as exc:
+        ap.error(f"--set: {exc}")
     from obscura.rendering.gaussians.registry import make_config
     from obscura.rendering.gaussians.train import peak_memory_mb, train
 
@@ -40,7 +43,7 @@ def main() -> None:
     out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "scenes": {}}
     for scene in args.scenes:
         fields = {**params.gaussians.config, **params.gaussians.scenes.get(scene, {})}
-        fields.update(parse_overrides(args.set))
+        fields.update(overrides)
         config = make_config(**fields)
         with tempfile.TemporaryDirectory() as tmp:
             model, result = train(params.scenes.output / scene, os.path.join(tmp, "model"), config,

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from obscura.config import parse_overrides
+from obscura.errors import ConfigError
 from obscura.methods import run_loop
 from obscura.metrics import psnr
 from obscura.rendering.nerf.registry import MODELS
@@ -116,7 +117,10 @@ def main() -> None:
                     "instead of a constant rate; the run ends at the last mark or after these steps")
     ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", help="config overrides, e.g. distortion=0.01")
     args = ap.parse_args()
-    overrides = parse_overrides(args.set)
+    try:
+        overrides = parse_overrides(args.set)
+    except ConfigError as exc:
+        ap.error(f"--set: {exc}")
     if "steps" in overrides:
         ap.error("the number of steps is --steps N (it sets the learning-rate schedule), not --set steps=N")
     cams = scene_cameras(args.scene, args.poses)

@@ -18,6 +18,7 @@ import os
 import platform
 import tempfile
 
+import obscura  # noqa: F401  (first: sets torch's OpenMP spin count before torch loads)
 import numpy as np
 
 

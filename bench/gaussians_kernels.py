@@ -19,6 +19,8 @@ Other jobs on the machine inflate wall times: the 1-minute load average is repor
 picks numba's threading layer (default: omp when TBB is absent). Under omp, numba's worker threads spin-wait
 after each parallel region (libgomp's default), which on a loaded 2-core machine starves the Python thread's
 torch work between kernels; NUMBA_THREADING_LAYER=workqueue or OMP_WAIT_POLICY=PASSIVE avoid it.
+Torch's own OpenMP worker spins likewise after each torch op and slows the kernels that follow; importing
+obscura first sets GOMP_SPINCOUNT=20000 (libgomp's default is 300,000; set it to compare).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import resource
 import time
 
+import obscura  # noqa: F401  (first: sets torch's OpenMP spin count before torch loads)
 import numpy as np
 import torch
 

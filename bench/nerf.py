@@ -16,6 +16,7 @@ import contextlib
 import json
 import time
 
+import obscura  # noqa: F401  (first: sets torch's OpenMP spin count before torch loads)
 import numpy as np
 import torch
 

@@ -1,4 +1,5 @@
-"""Importing obscura turns MKL's load-dependent thread choice off, whether torch was imported before or after."""
+"""Importing obscura turns MKL's load-dependent thread choice off (whether torch was imported before or after) and
+shortens the spinning of torch's OpenMP worker (when imported before torch)."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ def test_without_obscura_mkl_would_choose_threads_dynamically():
 IDLE_CPU = """
 import time{extra}
 import torch
+torch.set_num_threads(2)             # a worker thread to spin, whatever OMP_NUM_THREADS the caller had
 x = torch.ones(1 << 22)
 idle = 0.0
 for _ in range(20):
@@ -41,7 +42,7 @@ print(idle)
 
 
 def _idle_cpu_seconds(extra: str) -> float:
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", IDLE_CPU.format(extra=extra)], env=env, capture_output=True,
                          text=True, check=True).stdout
     return float(out)

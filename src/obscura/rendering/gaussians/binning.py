@@ -19,10 +19,9 @@ from numba import njit
 
 
 class Bins(NamedTuple):
-    tile_ids: np.ndarray  # (M,) int32, ascending
-    gaussian_ids: np.ndarray  # (M,) int32, front to back within a tile
+    gaussian_ids: np.ndarray  # (M,) int32, by tile (row-major), front to back within a tile
     tile_offsets: np.ndarray  # (tiles_x * tiles_y + 1,) int64: tile t owns pairs [offsets[t], offsets[t + 1])
-    pair_slots: np.ndarray  # (M,) int64: slot of each pair when grouped by gaussian (then by tile)
+    pair_slots: np.ndarray  # (M,) int32: slot of each pair when grouped by gaussian (then by tile)
     gaussian_offsets: np.ndarray  # (N + 1,) int64: gaussian g's pairs take slots [offsets[g], offsets[g + 1])
     tiles_x: int
     tiles_y: int
@@ -38,7 +37,7 @@ def tile_grid(width: int, height: int, tile: int = 16) -> tuple[int, int]:
 
 @njit(cache=True)
 def _tile_rects(means2d, radii, footprints, tile, tiles_x, tiles_y, width, height):
-    rects = np.zeros((radii.shape[0], 4), np.int64)
+    rects = np.zeros((radii.shape[0], 4), np.int32)
     for g in range(radii.shape[0]):
         r = radii[g]
         if r > 0:
@@ -65,7 +64,7 @@ def _tile_rects(means2d, radii, footprints, tile, tiles_x, tiles_y, width, heigh
 
 
 def tile_rects(means2d, radii, width: int, height: int, tile: int = 16, footprints=None) -> np.ndarray:
-    """(N, 4) int64 tile ranges [x0, y0, x1, y1) overlapped by each gaussian's box (empty if radius 0), cut to
+    """(N, 4) int32 tile ranges [x0, y0, x1, y1) overlapped by each gaussian's box (empty if radius 0), cut to
     the tiles with a pixel centre in its footprint box when ``footprints`` (N, 2) is given."""
     m = np.ascontiguousarray(_numpy(means2d), dtype=np.float64)
     f = np.zeros((0, 2)) if footprints is None else np.ascontiguousarray(_numpy(footprints), dtype=np.float64)
@@ -97,8 +96,7 @@ def _emit_pairs(order, rects, tiles_x, n_tiles):
     for g in range(n):
         gaussian_offsets[g + 1] += gaussian_offsets[g]
     cursor = tile_offsets[:-1].copy()
-    m = tile_offsets[-1]
-    tile_ids, gaussian_ids, pair_slots = np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m, np.int64)
+    gaussian_ids, pair_slots = np.empty(tile_offsets[-1], np.int32), np.empty(tile_offsets[-1], np.int32)
     for g in order:
         e = gaussian_offsets[g]
         for ty in range(rects[g, 1], rects[g, 3]):
@@ -106,11 +104,10 @@ def _emit_pairs(order, rects, tiles_x, n_tiles):
                 t = ty * tiles_x + tx
                 k = cursor[t]
                 cursor[t] = k + 1
-                tile_ids[k] = t
                 gaussian_ids[k] = g
                 pair_slots[k] = e
                 e += 1
-    return tile_ids, gaussian_ids, tile_offsets, pair_slots, gaussian_offsets
+    return gaussian_ids, tile_offsets, pair_slots, gaussian_offsets
 
 
 def bin_gaussians(means2d, radii, depths, width: int, height: int, tile: int = 16, footprints=None) -> Bins:
@@ -139,20 +136,19 @@ def bin_gaussians_reference(means2d, radii, depths, width: int, height: int, til
         return (f[g, 0] >= 0 and (np.abs(xs - m[g, 0]) <= f[g, 0]).any()
                 and (np.abs(ys - m[g, 1]) <= f[g, 1]).any())
 
-    tile_ids, gaussian_ids, offsets = [], [], [0]
+    gaussian_ids, offsets = [], [0]
     for ty in range(tiles_y):
         for tx in range(tiles_x):
             hits = [g for g in range(len(r)) if r[g] > 0
                     and m[g, 0] - r[g] < (tx + 1) * tile and m[g, 0] + r[g] > tx * tile
                     and m[g, 1] - r[g] < (ty + 1) * tile and m[g, 1] + r[g] > ty * tile and near(g, tx, ty)]
             hits.sort(key=lambda g: (d[g], g))
-            tile_ids += [ty * tiles_x + tx] * len(hits)
             gaussian_ids += hits
             offsets.append(len(gaussian_ids))
     gaussian_ids = np.array(gaussian_ids, np.int32)
     by_gaussian = sorted(range(len(gaussian_ids)), key=lambda k: (gaussian_ids[k], k))
-    slots = np.empty(len(gaussian_ids), np.int64)
+    slots = np.empty(len(gaussian_ids), np.int32)
     slots[by_gaussian] = np.arange(len(gaussian_ids))
     counts = np.bincount(gaussian_ids, minlength=len(r))
-    return Bins(np.array(tile_ids, np.int32), gaussian_ids, np.array(offsets, np.int64), slots,
+    return Bins(gaussian_ids, np.array(offsets, np.int64), slots,
                 np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), tiles_x, tiles_y)

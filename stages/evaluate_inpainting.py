@@ -1,5 +1,6 @@
-"""DVC stage ``evaluate_inpainting``: every method on the fixed masks of the held-out and unseen photos (slow
-methods on their seeded subset, ``inpainting.cases_per_cell``) -> table, cases, metrics, grids."""
+"""DVC stage ``evaluate_inpainting``: every method on the fixed masks of the held-out and unseen photos and on the
+outpainting strips (slow methods on their seeded subset, ``inpainting.cases_per_cell``) -> table, cases, metrics,
+grids."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from obscura.errors import ObscuraError
 from obscura.inpainting.data import photos
 from obscura.inpainting.evaluate import (comparison_grid, count_runs, evaluate, inception_scores, method_metrics,
                                         real_photo_pairs, show_hole, summarise)
-from obscura.inpainting.masks import bucket_name, read_mask_set
+from obscura.inpainting.masks import OUTPAINT, bucket_name, photo_set, read_mask_set
 from obscura.inpainting.methods import get_method
 from obscura.io import atomic_dir, save_image, write_csv, write_json
 from obscura.tracking import model_name, stage_run
@@ -21,13 +22,15 @@ from obscura.tracking import model_name, stage_run
 def run(params: Params) -> dict:
     cfg = params.inpainting
     cases = read_mask_set(cfg.masks_dir)
-    sets = {c["set"] for c in cases}
+    sets = {photo_set(c["set"]) for c in cases}
     images = {k: v for s in sorted(sets) for k, v in photos(params.prepare.output, s, cfg.image_size).items()}
     names = list(cfg.classical) + list(cfg.deep)
     methods = {n: get_method(n, cfg.models_dir) for n in names}
     grid_bucket = bucket_name(tuple(cfg.grid_bucket))
     grid_cases = {i: f"{c['image']}_{c['kind']}" for i, c in enumerate(cases)
                   if c["set"] == "heldout" and c["slot"] == 0 and bucket_name(c["bucket"]) == grid_bucket}
+    grid_cases.update({i: f"{OUTPAINT}_{c['image']}" for i, c in enumerate(cases)
+                       if c["set"] == OUTPAINT and c["slot"] < 2})
     fid_cases = [i for i, c in enumerate(cases) if c["set"] == "heldout" and c["slot"] < cfg.fid_per_cell]
     fid_set = set(fid_cases)
     shown = {i: {} for i in grid_cases}

@@ -1,5 +1,5 @@
 """DVC stage ``masks``: the fixed evaluation hole masks for the held-out and the unseen photos (one set for
-every method): one per photo, bucket and kind."""
+every method): one per photo, bucket and kind; and one outpainting strip per held-out photo (set ``outpaint``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 from obscura.config import Params
 from obscura.inpainting.data import photos
-from obscura.inpainting.masks import mask_set, write_mask_set
+from obscura.inpainting.masks import OUTPAINT, mask_set, outpaint_set, write_mask_set
 from obscura.tracking import stage_run
 
 SETS = ("heldout", "unseen")
@@ -22,6 +22,9 @@ def run(params: Params) -> dict:
         if names:
             sets[name] = (mask_set(shape, len(names) * cfg.masks_per_bucket, buckets, cfg.kinds,
                                    seed=params.seed + offset), names)
+    if cfg.outpaint and "heldout" in sets:
+        names = sets["heldout"][1]
+        sets[OUTPAINT] = (outpaint_set(shape, len(names), cfg.outpaint, seed=params.seed + len(SETS)), names)
     with stage_run("masks", {"inpainting": cfg}, experiment="inpainting", seed=params.seed,
                    dataset="photos") as tracker:
         index = write_mask_set(cfg.masks_dir, sets)

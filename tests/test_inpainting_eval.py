@@ -67,6 +67,40 @@ def test_summary_intervals_are_the_bootstrap_of_the_case_scores():
     assert method_metrics(metrics, "m")["hole_psnr_unseen_30_40"] == metrics["m.unseen_30-40.hole_psnr"]
 
 
+def test_gain_over_the_initial_fill_is_paired_per_case(photo):
+    """A method with an ``initial_fill`` is scored against it on the same cases: the gain is the per-case
+    difference of hole PSNRs, its interval the bootstrap of those differences; "yes" only when all of it is > 0."""
+    cases = [{**c, "image": "coffee"} for c in mask_set((40, 40), 2, buckets=[(10, 20), (30, 40)], seed=1)]
+    better = lambda image, mask: CLASSICAL["harmonic"](image, mask)  # noqa: E731
+    better.initial_fill = lambda image, mask: np.where(mask[..., None], 0.0, image)  # a black hole
+    same = lambda image, mask: CLASSICAL["push_pull"](image, mask)  # noqa: E731
+    same.initial_fill = CLASSICAL["push_pull"]
+    methods = {"better": better, "same": same, "telea": CLASSICAL["telea"]}
+    rows = evaluate(methods, {"coffee": photo}, cases)
+    by = {(r["method"], r["case"]): r for r in rows}
+    black = evaluate({"black": better.initial_fill}, {"coffee": photo}, cases)
+    gains = [by[("better", r["case"])]["hole_psnr"] - r["hole_psnr"] for r in black]
+    assert [by[("better", r["case"])]["gain_hole_psnr"] for r in black] == pytest.approx(gains)
+    assert all(by[("same", r["case"])]["gain_hole_psnr"] == 0 for r in black)
+    assert not any("gain_hole_psnr" in r for r in rows if r["method"] == "telea")
+    table, metrics = summarise(rows)
+    overall = {t["method"]: t for t in table if t["bucket"] == t["kind"] == "all"}
+    assert overall["better"]["gain_hole_psnr"] == pytest.approx(np.mean(gains))
+    assert (overall["better"]["gain_hole_psnr_lo"], overall["better"]["gain_hole_psnr_hi"]) == mean_interval(gains)
+    assert min(gains) > 0 and overall["better"]["beats_initial_fill"] == "yes"
+    assert overall["same"]["beats_initial_fill"] == "no" and "beats_initial_fill" not in overall["telea"]
+    assert metrics["better.all.gain_hole_psnr"] == pytest.approx(np.mean(gains), abs=1e-6)
+
+
+def test_deep_method_exposes_the_fill_it_starts_from(photo):
+    from obscura.inpainting.deep.registry import make_config
+
+    mask = np.zeros((40, 40), bool)
+    mask[10:25, 5:30] = True
+    run = deep_method(make_config("single_stage", tiny=True).setup())
+    np.testing.assert_allclose(run.initial_fill(photo, mask), CLASSICAL["harmonic"](photo, mask), atol=3e-3)
+
+
 def test_slow_methods_run_on_their_nested_seeded_subset(photo):
     cases = [{**c, "image": "coffee", "set": "heldout"}
              for c in mask_set((40, 40), 4, buckets=[(10, 20)], kinds=("strokes", "box"), seed=0)]

@@ -3,7 +3,9 @@ import pytest
 
 from obscura.errors import ObscuraError
 from obscura.inpainting.inputs import check_inputs
-from obscura.inpainting.masks import BUCKETS, KINDS, bucket_of, load_mask, mask_set, random_mask
+from obscura.inpainting.masks import (BUCKETS, KINDS, SIDES, bucket_of, load_mask, mask_set, outpaint_mask, outpaint_set,
+                                     random_mask)
+from obscura.inpainting.outpaint import extend_canvas
 from obscura.io import save_image
 
 
@@ -29,6 +31,36 @@ def test_mask_set_is_seeded_one_per_image_bucket_and_kind_with_nested_slots():
             cell = [m for m in a if m["bucket"] == bucket and m["kind"] == kind]
             assert sorted(m["image"] for m in cell) == sorted(m["slot"] for m in cell) == [0, 1, 2]
             assert all(bucket_of(m["ratio"]) == bucket for m in cell)
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_outpaint_strip_is_what_outpainting_the_rest_adds(side):
+    """Filling the strip extends the rest of the photo by the fraction on that side: the canvas and mask that
+    `obscura outpaint` makes from the rest are the photo with the strip zeroed and the strip."""
+    image = np.random.default_rng(0).random((48, 64, 3)).astype(np.float32)
+    mask = outpaint_mask(image.shape[:2], side, 0.25)
+    rows, cols = np.nonzero(~mask)
+    rest = image[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    assert (~mask).sum() == rest.shape[0] * rest.shape[1]          # the known part is one rectangle
+    margin = image.shape[1] - rest.shape[1] if side in ("left", "right") else image.shape[0] - rest.shape[0]
+    along = rest.shape[1] if side in ("left", "right") else rest.shape[0]
+    assert margin == round(0.25 * along) and margin > 0            # 64 -> 51 + 13; 48 -> 38 + 10
+    canvas, new = extend_canvas(rest, **{side: margin})
+    np.testing.assert_array_equal(new, mask)
+    np.testing.assert_array_equal(canvas, np.where(mask[..., None], 0.0, image))
+
+
+def test_outpaint_set_is_seeded_with_every_side_and_a_slot_per_photo():
+    a, b = outpaint_set((40, 40), 24, 0.25, seed=3), outpaint_set((40, 40), 24, 0.25, seed=3)
+    assert all(np.array_equal(x["mask"], y["mask"]) and x["slot"] == y["slot"] for x, y in zip(a, b))
+    assert sorted(c["slot"] for c in a) == list(range(24)) and {c["kind"] for c in a} == {"outpaint"}
+    sides = {tuple(np.nonzero(c["mask"][20])[0][[0, -1]]) if c["mask"][20].any() else "row" for c in a}
+    assert len(sides) == 3                   # left strip, right strip, and top/bottom strips (row 20 known)
+    assert all(c["bucket"] == (20, 30) and c["ratio"] == pytest.approx(8 / 40) for c in a)
+    with pytest.raises(ObscuraError, match="unknown side"):
+        outpaint_mask((40, 40), "front", 0.25)
+    with pytest.raises(ObscuraError, match="no strip"):
+        outpaint_mask((40, 40), "left", 0.001)
 
 
 def test_strokes_are_not_boxes():

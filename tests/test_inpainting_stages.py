@@ -48,11 +48,12 @@ def run_stages(raw_params, tmp_path):
         masks_dir=str(tmp_path / "masks"), models_dir=str(tmp_path / "models"), reports=str(tmp_path / "reports"))
     params = parse_params(raw_params)
 
-    assert masks.run(params)["count"] == 9           # 1 held-out photo x 2 buckets x 3 kinds + 1 unseen x 1 x 3
+    assert masks.run(params)["count"] == 10   # 1 held-out photo x 2 buckets x 3 kinds + 1 unseen x 1 x 3 + 1 outpaint
     index = json.loads((tmp_path / "masks" / "index.json").read_text())
     assert [(e["set"], e["bucket"]) for e in index] == [("heldout", [10, 20])] * 3 + [("heldout", [30, 40])] * 3 + [
-        ("unseen", [30, 40])] * 3
-    assert {e["kind"] for e in index} == {"strokes", "rectangles", "box"}
+        ("unseen", [30, 40])] * 3 + [("outpaint", [20, 30])]          # a 10 px strip of 48: 38 px extended by 25 %
+    assert [e["kind"] for e in index][-4:] == ["strokes", "rectangles", "box", "outpaint"]
+    assert index[-1]["image"] == "chelsea" and index[-1]["ratio"] == round(10 / 48, 6)
     assert all(e["bucket"][0] <= 100 * e["ratio"] < e["bucket"][1] for e in index)
 
     train_metrics = train_inpainting.run(params, "single_stage")
@@ -68,21 +69,25 @@ def run_stages(raw_params, tmp_path):
             assert 5 < metrics[f"{method}.{bucket}.hole_psnr"] < metrics[f"{method}.{bucket}.full_psnr"]
         assert 5 < metrics[f"{method}.unseen_30-40.hole_psnr"] and 0 < metrics[f"{method}.box.ssim"] < 1
         assert metrics[f"{method}.all.fid"] > 0 and np.isfinite(metrics[f"{method}.all.kid"])
+        assert 5 < metrics[f"{method}.outpaint_all.hole_psnr"] < metrics[f"{method}.outpaint_all.full_psnr"]
     assert metrics["inception_images"] == 6 and "real_vs_real.all.fid" not in metrics    # 1 unseen photo: no floor
     with open(tmp_path / "reports" / "table.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0])[:14] == ["method", "set", "bucket", "kind", "n", "hole_psnr", "hole_psnr_lo", "hole_psnr_hi",
                                   "full_psnr", "full_psnr_lo", "full_psnr_hi", "ssim", "fid", "kid"]
     assert {r["method"] for r in rows} == {"harmonic", "telea", "single_stage"}
+    assert {r["beats_initial_fill"] for r in rows if r["method"] == "single_stage"} <= {"yes", "no"}
+    assert {r["beats_initial_fill"] for r in rows if r["method"] != "single_stage"} == {""}
     overall = [r for r in rows if r["set"] == "heldout" and r["bucket"] == r["kind"] == "all"]
     assert [int(r["n"]) for r in overall] == [6, 6, 6] and all(float(r["kid"]) == pytest.approx(
         metrics[f"{r['method']}.all.kid"]) for r in overall)
     assert {(r["set"], r["bucket"], r["kind"]) for r in rows if r["method"] == "telea"} == {
         ("heldout", "10-20", "all"), ("heldout", "30-40", "all"), ("heldout", "all", "all"),
         *(("heldout", "all", k) for k in ("strokes", "rectangles", "box")),
-        ("unseen", "30-40", "all"), ("unseen", "all", "all"), *(("unseen", "all", k) for k in ("strokes", "rectangles", "box"))}
+        ("unseen", "30-40", "all"), ("unseen", "all", "all"), *(("unseen", "all", k) for k in ("strokes", "rectangles", "box")),
+        ("outpaint", "20-30", "all"), ("outpaint", "all", "all"), ("outpaint", "all", "outpaint")}
     assert sorted(p.name for p in (tmp_path / "reports" / "grids").iterdir()) == [
-        "chelsea_box.png", "chelsea_rectangles.png", "chelsea_strokes.png"]
+        "chelsea_box.png", "chelsea_rectangles.png", "chelsea_strokes.png", "outpaint_chelsea.png"]
     grid = load_image(tmp_path / "reports" / "grids" / "chelsea_box.png")
     assert grid.shape == (48 + 14 + 4, 6 * (48 + 4), 3)  # one row: input, 3 methods, ground truth
 
@@ -96,7 +101,9 @@ def run_stages(raw_params, tmp_path):
     assert set(runs) == {"masks/photos", "train_inpainting/single_stage/photos", "evaluate_inpainting/photos",
                          *(f"evaluate_inpainting/{m}/photos" for m in methods)}
     keys = [set(runs[f"evaluate_inpainting/{m}/photos"].data.metrics) for m in methods]
-    assert keys[0] == keys[1] == keys[2] >= {"hole_psnr", "hole_psnr_30_40", "full_psnr_10_20", "fid", "kid"}
+    assert keys[0] == keys[1] == {k for k in keys[2] if not k.startswith("gain_")} >= {
+        "hole_psnr", "hole_psnr_30_40", "full_psnr_10_20", "fid", "kid"}
+    assert {"gain_hole_psnr", "gain_hole_psnr_outpaint_all"} <= keys[2]   # the deep method against its initial fill
     champion = client.get_model_version_by_alias("obscura-inpainting-single_stage", "champion")
     assert float(champion.tags["hole_psnr"]) == pytest.approx(metrics["single_stage.all.hole_psnr"])
 

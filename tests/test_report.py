@@ -1,6 +1,7 @@
 """The report page: MLflow run lookup, the viewer's splat encoding, the page built from the committed reports
 (plus small synthetic pictures, orbit video and 3DGS model), and that page in headless Chromium."""
 
+import csv
 import json
 import os
 import re
@@ -109,6 +110,15 @@ def built_page(tmp_path_factory):
     write_ply(root / "data/gaussians/orbit/point_cloud.ply", gaussians(3000))
     write_video(root / "data/gaussians/orbit/renders/orbit.mp4", rng.random((6, 48, 64, 3)))
     (root / "reports/inpainting/train/diffusion.csv").write_text("step,loss,eps_mse\n10,0.5,0.5\n20,0.3,0.3\n")
+    table_csv = root / "reports/inpainting/table.csv"                 # outpainting rows (set outpaint)
+    with open(table_csv) as fh:
+        header = next(csv.reader(fh))
+    with open(table_csv, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, header)
+        for method, psnr in (("telea", 13.2468), ("harmonic", 13.5791)):
+            writer.writerow({"method": method, "set": "outpaint", "bucket": "all", "kind": "all", "n": 24,
+                             "hole_psnr": psnr, "hole_psnr_lo": round(psnr - 0.78, 2),
+                             "hole_psnr_hi": round(psnr + 0.72, 2), "full_psnr": 20.1, "ssim": 0.81, "seconds": 0.02})
     shutil.rmtree(root / "reports/nerf", ignore_errors=True)   # a synthetic NeRF run replaces the committed ones:
     nerf = root / "reports/nerf/grid/orbit"                   # it beats the committed 3DGS orbit figure by 1 dB
     nerf.mkdir(parents=True)
@@ -149,6 +159,9 @@ def test_page_is_a_report_not_a_dump(built_page):
     assert headings[:3] == ["Obscura report", "Summary", "Generative models (Fashion-MNIST)"]
     assert not [h for h in headings if re.search(r"\.(json|csv|png)|/", h)]            # no file names as headings
     assert page.index("Summary") < page.index("<table") < page.index("<img")            # summary, tables, pictures
+    start = page.rindex("<table", 0, page.index("Outpainting (expand image)"))   # its table: best strip PSNR first
+    outpainting = page[start:page.index("</table>", start)]
+    assert outpainting.index("13.58") < outpainting.index("13.25") and "[12.80, 14.30]" in outpainting
     for phrase in ("Hole PSNR (dB)", "Full-image PSNR (dB)", "Time (s per image)", "real vs real (floor)",
                    "magenta", f"{sfm_points:,} points after outlier filtering", "Held-out PSNR (dB)",
                    "commit: <b>abc1234</b>"):

@@ -425,12 +425,16 @@ class Page:
     def inpainting(self) -> Track:
         import pandas as pd
 
+        from obscura.inpainting.masks import OUTPAINT
+
         cfg = self.params.inpainting
         reports = Path(cfg.reports)
         track = Track("inpainting", "Inpainting (hole filling)")
         if not (reports / "table.csv").is_file():
             return track
         frame = pd.read_csv(reports / "table.csv", dtype={"bucket": str})
+        outpainted = frame[(frame.set == OUTPAINT) & (frame.bucket == "all") & (frame.kind == "all")] \
+            if "set" in frame else frame.iloc[:0]
         if "set" in frame:                     # held-out rows by hole size (the unseen set and kinds: table.csv)
             frame = frame[(frame.set == "heldout") & (frame.kind == "all")]
         metrics = _read_json(reports / "metrics.json")
@@ -462,13 +466,17 @@ class Page:
                     Col("full_psnr", "Full-image PSNR (dB)", fixed(2), "max"),
                     Col("ssim", "SSIM", fixed(3), "max"), Col("hole_l1", "Hole L1", fixed(3), "min"),
                     Col("kid", "KID ×10³", fixed(1), "min", 1e3), Col("fid", "FID", fixed(0), "min"),
+                    Col("gain_hole_psnr", "Gain over its initial fill (dB)", fixed(2), "max"),
                     Col("seconds", "Time (s per image)", seconds, "min")]
             rows = []
             for r in overall.itertuples():
                 values = {**r._asdict(), **{k: metrics.get(f"{r.method}.all.{k}") for k in ("fid", "kid")}}
                 kind = "deep (trained)" if r.method in deep else "classical"
-                ci = {k: f" [{values[f'{k}_lo']:.2f}, {values[f'{k}_hi']:.2f}]" for k in ("hole_psnr", "full_psnr")
+                ci = {k: f" [{values[f'{k}_lo']:.2f}, {values[f'{k}_hi']:.2f}]"
+                      for k in ("hole_psnr", "full_psnr", "gain_hole_psnr")
                       if _number(values.get(f"{k}_lo")) and _number(values.get(f"{k}_hi"))}
+                if values.get("beats_initial_fill") == "no":
+                    ci["gain_hole_psnr"] = ci.get("gain_hole_psnr", "") + " — does not beat it"
                 rows.append(Row([_esc(label(r.method)), kind], values, url(r.method), extra=ci))
             n_fid = int(metrics.get("inception_images") or cases)
             n_floor = int(metrics.get("real_vs_real_images") or 0)
@@ -480,7 +488,8 @@ class Page:
                 f"Mean over the method's cases (n, up to {cases}), [95 % bootstrap interval of the mean]. KID/FID: "
                 f"Inception features of the filled images of {n_fid} seeded held-out cases (the same for every "
                 f"method that ran them) against their originals — with so few images FID is biased upwards; "
-                f"compare KID.{floor} "
+                f"compare KID.{floor} Gain: a deep method's hole PSNR minus that of the harmonic fill it starts "
+                "from, on the same cases (it beats it when the whole interval is above 0). "
                 f"Time: one {cfg.image_size}×{cfg.image_size} image on {_esc(self.cpu)}.")))
             by_bucket = frame[frame.bucket != "all"].pivot(index="method", columns="bucket", values="hole_psnr")
             by_bucket = by_bucket.loc[[m for m in overall.method if m in by_bucket.index]]
@@ -489,6 +498,20 @@ class Page:
             track.tables.append(table(["Method"], bcols, brows, caption=(
                 "Hole PSNR (dB) by hole size (percent of the pixels); "
                 f"up to {cfg.masks_per_bucket * photos * len(cfg.kinds)} cases per cell (all kinds).")))
+        if len(outpainted):
+            cols = [Col("hole_psnr", "Strip PSNR (dB)", fixed(2), "max"),
+                    Col("full_psnr", "Full-image PSNR (dB)", fixed(2), "max"), Col("ssim", "SSIM", fixed(3), "max"),
+                    Col("seconds", "Time (s per image)", seconds, "min")]
+            rows = []
+            for r in outpainted.sort_values("hole_psnr", ascending=False).itertuples():
+                values = r._asdict()
+                ci = {k: f" [{values[f'{k}_lo']:.2f}, {values[f'{k}_hi']:.2f}]" for k in ("hole_psnr", "full_psnr")
+                      if _number(values.get(f"{k}_lo")) and _number(values.get(f"{k}_hi"))}
+                rows.append(Row([_esc(label(r.method)), str(r.n)], values, extra=ci))
+            track.tables.append(table(["Method", "n"], cols, rows, caption=(
+                f"Outpainting (expand image): each held-out photo loses a strip on a seeded side and the rest is "
+                f"extended by {cfg.outpaint:.0%} back to {cfg.image_size}×{cfg.image_size}; the strip is scored "
+                "against the photo's own pixels. [95 % bootstrap interval of the mean]")))
         trained = {m: _read_json(reports / "train" / f"{m}.json") for m in cfg.deep}
         trained = {m: t for m, t in trained.items() if t}
         if trained:
@@ -502,7 +525,8 @@ class Page:
                 f"Training of the deep methods on random crops of the {train_photos} training photos with random "
                 "masks; the held-out photos above are never seen.")))
         lo, hi = cfg.grid_bucket
-        grids = [self.figure(self.rel(p), f"{_esc(p.stem)}: one {lo}–{hi} % hole. Tiles: the input with the hole in "
+        grids = [self.figure(self.rel(p), (f"{_esc(p.stem)}: extended by {cfg.outpaint:.0%}" if p.stem.startswith(
+            f"{OUTPAINT}_") else f"{_esc(p.stem)}: one {lo}–{hi} % hole") + ". Tiles: the input with the hole in "
                              "<span class='swatch'></span> magenta, each method (named above its tile), the ground "
                              "truth last.") for p in sorted((reports / "grids").glob("*.png"))]
         if grids:

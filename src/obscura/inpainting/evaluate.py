@@ -37,8 +37,10 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
     """Run every method on every case (dict with ``image`` name, ``mask``, ``bucket``, ``kind`` and optional
     ``set``, ``slot``), or, for a method in ``per_cell``, on the cases with ``slot`` below its count.
 
-    Returns one row per (method, case run) with scores and ``seconds``; ``on_case(row, output)`` sees
-    every output (for grids); ``progress()`` is called once per row.
+    Returns one row per (method, case run) with scores and ``seconds``; a method with an ``initial_fill`` (the
+    deep ones, :func:`~obscura.inpainting.methods.deep_method`) also gets ``gain_hole_psnr``: its hole PSNR minus
+    that of the fill it starts from, on the same case. ``on_case(row, output)`` sees every output (for grids);
+    ``progress()`` is called once per row.
     """
     rows = []
     for index, case in enumerate(cases):
@@ -54,6 +56,10 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
                    "ratio": float(mask.mean()), "seconds": seconds,
                    "known_unchanged": bool(np.array_equal(out[~mask], target[~mask])),
                    **scores(out, target, mask)}
+            initial = getattr(fn, "initial_fill", None)
+            if initial is not None:
+                start = initial(np.where(mask[..., None], 0.0, target).astype(np.float32), mask)
+                row["gain_hole_psnr"] = row["hole_psnr"] - psnr(start, target, mask)
             rows.append(row)
             if on_case is not None:
                 on_case(row, out)
@@ -66,7 +72,9 @@ def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
     """Means per (method, set) over each bucket, each kind and all cases, as table rows (columns method, set,
     bucket, kind, n, scores; hole and full-image PSNR with 95 % bootstrap intervals of the mean over the
     cases, ``<score>_lo``/``_hi``), and flat metrics ``<method>.<group>.<score>``: group is the bucket
-    (``30-40``), the kind (``strokes``) or ``all``, prefixed ``unseen_`` on the unseen photos."""
+    (``30-40``), the kind (``strokes``) or ``all``, prefixed ``<set>_`` on the other photo sets (``unseen_``).
+    Methods whose rows have ``gain_hole_psnr`` also get its mean and interval and ``beats_initial_fill``:
+    ``yes`` when the whole interval is above 0 dB, else ``no``."""
     groups = defaultdict(list)
     for r in rows:
         for group in ((r["bucket"], "all"), ("all", r["kind"]), ("all", "all")):
@@ -77,11 +85,14 @@ def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
         entry = {"method": method, "set": set_name, "bucket": bucket, "kind": kind, "n": len(rs)}
         group = bucket if kind == "all" else kind
         group = group if set_name == "heldout" else f"{set_name}_{group}"
-        for k in keys:
+        gain = ("gain_hole_psnr",) if all("gain_hole_psnr" in r for r in rs) else ()
+        for k in keys + gain:
             entry[k] = float(np.mean([r[k] for r in rs]))
             metrics[f"{method}.{group}.{k}"] = round(entry[k], 6)
-            if k in ("hole_psnr", "full_psnr"):
+            if k in ("hole_psnr", "full_psnr", "gain_hole_psnr"):
                 entry[f"{k}_lo"], entry[f"{k}_hi"] = mean_interval([r[k] for r in rs])
+        if gain:
+            entry["beats_initial_fill"] = "yes" if entry["gain_hole_psnr_lo"] > 0 else "no"
         table.append(entry)
     return table, metrics
 

@@ -1,4 +1,4 @@
-"""Seeded hole masks (free-form strokes, rectangles, centre boxes) in hole-ratio buckets."""
+"""Seeded hole masks (free-form strokes, rectangles, centre boxes) in hole-ratio buckets, and outpainting strips."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from obscura.errors import ObscuraError
 
 BUCKETS: tuple[tuple[int, int], ...] = ((1, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60))
 KINDS = ("strokes", "rectangles", "box")
+SIDES = ("left", "right", "top", "bottom")
+OUTPAINT = "outpaint"  # mask kind and photo set name of the outpainting cases (strips of the held-out photos)
 
 
 def bucket_name(bucket: tuple[int, int]) -> str:
@@ -120,6 +122,43 @@ def mask_set(shape: tuple[int, int], n_images: int, buckets=BUCKETS, kinds=KINDS
                 out.append({"image": i, "bucket": tuple(bucket), "kind": kind, "ratio": float(mask.mean()),
                             "mask": mask, "slot": int(slots[i])})
     return out
+
+
+def outpaint_mask(shape: tuple[int, int], side: str, extend: float) -> np.ndarray:
+    """The strip on ``side`` (True = to fill) whose filling extends the rest of a ``shape`` image by ``extend``
+    (a fraction of its width or height): what ``obscura outpaint`` adds, on a photo that has those pixels."""
+    if side not in SIDES:
+        raise ObscuraError(f"unknown side {side!r}; choose one of {', '.join(SIDES)}.")
+    h, w = shape
+    size = w if side in ("left", "right") else h
+    strip = size - int(round(size / (1 + extend)))
+    if not 0 < strip < size:
+        raise ObscuraError(f"extending by {extend:g} leaves no strip to fill, or nothing known, on a {w}x{h} "
+                           "image; use a fraction in (0, 1] on an image at least a few pixels wide.")
+    mask = np.zeros(shape, bool)
+    index = {"left": np.s_[:, :strip], "right": np.s_[:, size - strip:], "top": np.s_[:strip],
+             "bottom": np.s_[size - strip:]}[side]
+    mask[index] = True
+    return mask
+
+
+def outpaint_set(shape: tuple[int, int], n_images: int, extend: float, seed: int = 0) -> list[dict]:
+    """One outpainting case per image: the strip of :func:`outpaint_mask` on a seeded side, with the keys of
+    :func:`mask_set` (kind ``outpaint``, bucket the ten-percent decade of the hole ratio, seeded ``slot``)."""
+    rng = np.random.default_rng(seed)
+    slots, sides = rng.permutation(n_images), rng.integers(0, len(SIDES), n_images)
+    out = []
+    for i in range(n_images):
+        mask = outpaint_mask(shape, SIDES[sides[i]], extend)
+        lo = int(mask.mean() * 10) * 10
+        out.append({"image": i, "bucket": (lo, lo + 10), "kind": OUTPAINT, "ratio": float(mask.mean()),
+                    "mask": mask, "slot": int(slots[i])})
+    return out
+
+
+def photo_set(set_name: str) -> str:
+    """The photo set a mask set's cases are drawn on (the outpainting strips are cut from the held-out photos)."""
+    return "heldout" if set_name == OUTPAINT else set_name
 
 
 def load_mask(path: str | os.PathLike) -> np.ndarray:

@@ -15,16 +15,22 @@ Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def deep_method(model) -> Method:
-    """Wrap a trained deep inpainting model as a numpy method."""
+    """Wrap a trained deep inpainting model as a numpy method; its ``initial_fill`` attribute is the same kind
+    of method giving the fill the model starts from (``model.prepare``), to measure what training adds."""
     import torch
 
-    def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        image, mask = check_inputs(image, mask)
-        x = torch.from_numpy(image.transpose(2, 0, 1)[None].copy())
-        m = torch.from_numpy(mask[None, None].astype(np.float32))
-        with torch.no_grad():
-            out = model.eval()(x, m)[0].numpy().transpose(1, 2, 0)
-        return composite(out, image, mask)
+    def wrap(fn) -> Method:
+        def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            image, mask = check_inputs(image, mask)
+            x = torch.from_numpy(image.transpose(2, 0, 1)[None].copy())
+            m = torch.from_numpy(mask[None, None].astype(np.float32))
+            with torch.no_grad():
+                out = fn(x, m)[0].numpy().transpose(1, 2, 0)
+            return composite(out, image, mask)
+        return run
+
+    run = wrap(lambda x, m: model.eval()(x, m))
+    run.initial_fill = wrap(model.prepare)
     return run
 
 

@@ -45,6 +45,9 @@ class InpaintingParams(Section):
     masks_per_bucket: int = Field(1, ge=1, description="evaluation masks per photo, bucket and kind")
     unseen_buckets: list[tuple[int, int]] = Field(default_factory=lambda: [(30, 40)],
                                                   description="buckets of the masks on the unseen photos")
+    outpaint: float = Field(0.25, ge=0, le=1, description=(
+        "outpainting cases (photo set `outpaint`): each held-out photo loses a strip on a seeded side and the "
+        "rest is extended by this fraction back to full size; 0: none"))
     fid_per_cell: int = Field(2, ge=1, description="held-out cases per (bucket, kind) scored by FID/KID")
     cases_per_cell: dict[str, int] = Field(default_factory=dict, description=(
         "method -> seeded cases per (photo set, bucket, kind) cell it runs on (nested subsets); unlisted: all; "

@@ -7,7 +7,7 @@ from skimage.transform import resize
 from obscura.errors import ObscuraError
 from obscura.inpainting.classical import CLASSICAL
 from obscura.inpainting.classical.exemplar import criminisi
-from obscura.inpainting.classical.hybrid import thick_part
+from obscura.inpainting.classical.hybrid import hybrid, texture_weight, thick_part
 from obscura.inpainting.classical.variational import biharmonic, harmonic, total_variation
 from obscura.inpainting.masks import random_mask
 
@@ -81,6 +81,37 @@ def test_hybrid_splits_thin_and_thick():
     mask[20:32, 10:22] = True  # 12-px block
     thick = thick_part(mask, radius=3)
     assert not thick[5:7].any() and thick[22:30, 12:20].all()
+
+
+def test_hybrid_is_structure_where_thin_texture_where_thick_and_a_blend_between():
+    """A linear ramp above periodic stripes: a 2-px scratch across the ramp gets the biharmonic fill (exact on a
+    ramp), the inside of a block in the stripes gets Criminisi's copy (exact on a period it has seen), and the
+    seam between goes from one to the other in proportion to the depth into the thick part."""
+    yy, xx = np.mgrid[0:72, 0:72].astype(np.float32)
+    ramp = np.stack([xx / 71, yy / 71, 0.5 + 0 * xx], -1)
+    stripes = ((xx + 2 * yy) % 6 < 3).astype(np.float32)
+    image = np.where((yy < 24)[..., None], ramp, np.stack([stripes, 1 - stripes, 0.5 + 0 * xx], -1))
+    mask = np.zeros((72, 72), bool)
+    mask[10:12, 4:68] = True                 # thin: the radius-4 disk does not fit
+    mask[38:60, 26:48] = True                # thick, surrounded by stripes
+    seam = 6.0
+    out = hybrid(image, mask, radius=4, patch_size=7, seam=seam)
+    thick = thick_part(mask, 4)
+    np.testing.assert_allclose(out[10:12, 4:68], image[10:12, 4:68], atol=1e-4)     # structure where thin
+    w = texture_weight(thick, seam)
+    deep = w == 1.0
+    assert deep.sum() > 50
+    np.testing.assert_allclose(out[deep], image[deep], atol=1e-6)                   # texture where thick
+    structure = biharmonic(image, mask)
+    texture = criminisi(np.where(thick[..., None], 0.0, structure), thick, patch_size=7)
+    band = thick & (w < 1.0)
+    assert band.sum() > 50
+    expected = (1 - w[..., None]) * structure + w[..., None] * texture
+    np.testing.assert_allclose(out[band], np.clip(expected[band], 0, 1), atol=1e-5)  # a blend at the seam
+    assert np.abs(out[band] - structure[band]).max() > 0.1 and np.abs(out[band] - texture[band]).max() > 0.1
+    assert np.isclose(w[thick].min(), 1 / seam, atol=0.05)   # first pixel inside: one pixel deep
+    hard = hybrid(image, mask, radius=4, patch_size=7, seam=0)                      # seam 0: a hard switch
+    np.testing.assert_allclose(hard[thick], np.clip(texture[thick], 0, 1), atol=1e-6)
 
 
 def test_criminisi_needs_source_patches():

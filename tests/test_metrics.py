@@ -37,6 +37,8 @@ def test_ssim_matches_skimage_gaussian_window(pair):
     assert ssim(b[..., 0], a[..., 0]) == pytest.approx(grey, abs=2e-3)
     assert ssim(a, a) == pytest.approx(1.0)
     assert ssim(b, a) < 0.99
+    single = ssim(b.astype(np.float32), a.astype(np.float32))          # computed in float32: same to 1e-6
+    assert single == pytest.approx(ssim(b.astype(np.float64), a.astype(np.float64)), abs=1e-6)
 
 
 def test_differentiable_ssim_matches_skimage_and_autograd_in_double(pair):

@@ -7,9 +7,9 @@ texture, which diffusion blurs away. Criminisi fills the thick part with the bih
 as known context. Across a seam ``seam`` px wide along the thick part's edge the output goes linearly from the
 biharmonic fill to the exemplar fill (:func:`texture_weight`), so the two meet without a step.
 
-Seam width (`python bench/inpainting_hybrid.py`), measured on 8 held-out photos x 3 hole sizes x 3 mask kinds (72 cases, 256 px): hole PSNR / KID
-against the originals 14.04 dB / 0.023 at 8 px, 14.52 dB / 0.022 at 16 px, against biharmonic 14.01 / 0.038,
-Criminisi 13.60 / 0.030 and the hard switch (seam 0) 13.62 / 0.027.
+Seam width (``python bench/inpainting_hybrid.py``: 8 held-out photos x 3 hole sizes x 3 mask kinds, 72 cases
+at 256 px): hole PSNR / KID against the originals 14.04 dB / 0.023 at 8 px, 14.52 dB / 0.022 at 16 px, against
+biharmonic 14.01 / 0.038, Criminisi 13.60 / 0.030 and the hard switch (seam 0) 13.62 / 0.027.
 """
 
 from __future__ import annotations

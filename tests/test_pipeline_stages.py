@@ -110,7 +110,8 @@ def test_dvc_repro_runs_inpainting_generative_and_report(tmp_path, raw_params, m
     # inpainting: masks, the deep method's training, evaluation of every method
     index = json.loads((repo / "data/inpainting/masks/index.json").read_text())
     assert [(e["set"], e["bucket"]) for e in index] == [("heldout", [10, 20])] * 6 + [("heldout", [30, 40])] * 6 + [
-        ("unseen", [30, 40])] * 3                         # 2 held-out photos x 2 buckets x 3 kinds, 1 unseen x 3 kinds
+        ("unseen", [30, 40])] * 3 + [("outpaint", [20, 30])] * 2   # 2 held-out photos x 2 buckets x 3 kinds, 1 unseen
+    #                                                                  x 3 kinds, a 10 px outpainting strip per held-out photo
     assert_logged(client, "inpainting", "masks/photos", {"mask_count": len(index)})
     train = json.loads((repo / "reports/inpainting/train/single_stage.json").read_text())
     assert train["method"] == "single_stage" and train["steps"] == 3
@@ -123,8 +124,10 @@ def test_dvc_repro_runs_inpainting_generative_and_report(tmp_path, raw_params, m
             assert 0 < evaluation[f"{method}.{bucket}.hole_psnr"] < evaluation[f"{method}.{bucket}.full_psnr"]
         assert evaluation[f"{method}.all.fid"] > 0
     assert_logged(client, "inpainting", "evaluate_inpainting/photos", evaluation)
-    grids = sorted(p.stem.rsplit("_", 1)[1] for p in (repo / "reports/inpainting/grids").iterdir())
-    assert grids == ["box", "rectangles", "strokes"]     # one 30-40 case per kind
+    grids = [p.stem for p in (repo / "reports/inpainting/grids").iterdir()]
+    outpainted = [g for g in grids if g.startswith("outpaint_")]
+    assert sorted(g.rsplit("_", 1)[1] for g in grids if g not in outpainted) == ["box", "rectangles", "strokes"]
+    assert len(outpainted) == 2                 # one 30-40 case per kind, and the two outpainting strips
     assert client.get_model_version_by_alias("obscura-inpainting-single_stage", "champion")
 
     # generative: reference features, the faces demo, ae and the ldm on it, their evaluation

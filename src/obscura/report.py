@@ -120,6 +120,12 @@ class Row:
     group: str = ""                    # best values are marked within a group (e.g. one scene)
 
 
+def _intervals(values: Mapping[str, float], keys: tuple[str, ...]) -> dict[str, str]:
+    """Cell suffixes `` [lo, hi]`` for the ``keys`` whose ``<key>_lo`` and ``<key>_hi`` are numbers."""
+    return {k: f" [{values[f'{k}_lo']:.2f}, {values[f'{k}_hi']:.2f}]" for k in keys
+            if _number(values.get(f"{k}_lo")) and _number(values.get(f"{k}_hi"))}
+
+
 def table(heads: list[str], cols: list[Col], rows: list[Row], caption: str = "") -> str:
     """A method × metric table: best value per column in bold, every number linked to its run."""
     cols = [c for c in cols if any(_number(r.values.get(c.key)) for r in rows)]
@@ -472,9 +478,7 @@ class Page:
             for r in overall.itertuples():
                 values = {**r._asdict(), **{k: metrics.get(f"{r.method}.all.{k}") for k in ("fid", "kid")}}
                 kind = "deep (trained)" if r.method in deep else "classical"
-                ci = {k: f" [{values[f'{k}_lo']:.2f}, {values[f'{k}_hi']:.2f}]"
-                      for k in ("hole_psnr", "full_psnr", "gain_hole_psnr")
-                      if _number(values.get(f"{k}_lo")) and _number(values.get(f"{k}_hi"))}
+                ci = _intervals(values, ("hole_psnr", "full_psnr", "gain_hole_psnr"))
                 if values.get("beats_initial_fill") == "no":
                     ci["gain_hole_psnr"] = ci.get("gain_hole_psnr", "") + " — does not beat it"
                 rows.append(Row([_esc(label(r.method)), kind], values, url(r.method), extra=ci))
@@ -505,8 +509,7 @@ class Page:
             rows = []
             for r in outpainted.sort_values("hole_psnr", ascending=False).itertuples():
                 values = r._asdict()
-                ci = {k: f" [{values[f'{k}_lo']:.2f}, {values[f'{k}_hi']:.2f}]" for k in ("hole_psnr", "full_psnr")
-                      if _number(values.get(f"{k}_lo")) and _number(values.get(f"{k}_hi"))}
+                ci = _intervals(values, ("hole_psnr", "full_psnr"))
                 rows.append(Row([_esc(label(r.method)), str(r.n)], values, extra=ci))
             track.tables.append(table(["Method", "n"], cols, rows, caption=(
                 f"Outpainting (expand image): each held-out photo loses a strip on a seeded side and the rest is "

@@ -48,8 +48,9 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
         for name, fn in methods.items():
             if not _runs_on(name, case, per_cell):
                 continue
+            masked = np.where(mask[..., None], 0.0, target).astype(np.float32)
             start = time.perf_counter()
-            out = fn(np.where(mask[..., None], 0.0, target).astype(np.float32), mask)
+            out = fn(masked, mask)
             seconds = time.perf_counter() - start
             row = {"method": name, "case": index, "set": case.get("set", "heldout"), "image": case["image"],
                    "bucket": bucket_name(case["bucket"]), "kind": case["kind"], "slot": case.get("slot", 0),
@@ -58,8 +59,7 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
                    **scores(out, target, mask)}
             initial = getattr(fn, "initial_fill", None)
             if initial is not None:
-                start = initial(np.where(mask[..., None], 0.0, target).astype(np.float32), mask)
-                row["gain_hole_psnr"] = row["hole_psnr"] - psnr(start, target, mask)
+                row["gain_hole_psnr"] = row["hole_psnr"] - psnr(initial(masked, mask), target, mask)
             rows.append(row)
             if on_case is not None:
                 on_case(row, out)

@@ -183,6 +183,22 @@ def test_tiny_model_learns_and_beats_a_flat_image(tiny_scene, name):
     assert psnr(out["rgb"], target) > psnr(flat, target) + 1.0
 
 
+@pytest.mark.parametrize("name", ["grid", "vanilla"])
+def test_render_does_not_depend_on_the_chunk_size(tiny_scene, name):
+    """Rays are rendered independently: the config's ``render_chunk`` only changes speed."""
+    cams = scene_cameras(tiny_scene, "ground_truth")
+    model = build_model(name, MODELS.make(name, tiny=True, steps=20), cams)
+    run_loop(NerfTask(model, RaySampler(cams, cams.train)), 20, progress=False)
+    pose = cams.poses[cams.test[0]]
+    whole = render_image(model, cams.intrinsics, pose, chunk=10**6)
+    for chunk in (37, None):                                       # None: the config's render_chunk
+        out = render_image(model, cams.intrinsics, pose, chunk=chunk)
+        for key in ("rgb", "depth", "samples_per_ray"):
+            np.testing.assert_allclose(out[key], whole[key], atol=1e-5)
+    with pytest.raises(ObscuraError, match="render_chunk"):
+        MODELS.make(name, render_chunk=0)
+
+
 def test_grid_render_reusing_the_visibility_pass_equals_a_full_network_pass(tiny_scene):
     cams = scene_cameras(tiny_scene, "ground_truth")
     model = build_model("grid", MODELS.make("grid", tiny=True, steps=30), cams)

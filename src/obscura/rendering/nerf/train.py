@@ -128,9 +128,11 @@ def train(model: NerfModel, cams: SceneCameras, seed: int = 0, state_path: str |
 
 
 @torch.no_grad()
-def render_image(model: NerfModel, intrinsics: Intrinsics, pose: np.ndarray, chunk: int = 1 << 14) -> dict:
-    """``{"rgb": (H, W, 3), "depth": (H, W) camera z (0 where opacity < 0.5), "samples_per_ray"}``."""
+def render_image(model: NerfModel, intrinsics: Intrinsics, pose: np.ndarray, chunk: int | None = None) -> dict:
+    """``{"rgb": (H, W, 3), "depth": (H, W) camera z (0 where opacity < 0.5), "samples_per_ray"}``, rendered
+    ``chunk`` rays at a time (default: the model config's ``render_chunk``)."""
     model.eval()
+    chunk = chunk or model.config.render_chunk
     origins, dirs = rays(intrinsics, pose)
     origins, dirs = origins.reshape(-1, 3), dirs.reshape(-1, 3)
     scale = dirs.norm(dim=-1)

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import torch
 
+from obscura.errors import ObscuraError
 from obscura.methods import MethodConfig
 from obscura.rendering.nerf.base import NerfModel, SceneBox, mlp, positional_encoding
 from obscura.rendering.nerf.volume import (
@@ -23,7 +24,8 @@ from obscura.rendering.nerf.volume import (
 class VanillaConfig(MethodConfig):
     """``width`` × ``depth`` MLP with a skip connection at half depth; ``pos_frequencies`` /
     ``dir_frequencies`` encoding frequencies; ``coarse_samples`` stratified + ``fine_samples`` importance
-    samples per ray."""
+    samples per ray; renders evaluate ``render_chunk`` rays at a time (the MLP's activations then stay in
+    cache: 512 rays render a frame ~2× faster than 16,384 on 2 cores)."""
 
     name: ClassVar[str] = "vanilla"
     tiny_overrides: ClassVar[dict] = {"width": 32, "depth": 2, "pos_frequencies": 4, "dir_frequencies": 2,
@@ -41,6 +43,11 @@ class VanillaConfig(MethodConfig):
     lr_final: float = 2e-4
     contract: bool = False
     far_factor: float = 64.0
+    render_chunk: int = 512
+
+    def validate(self) -> None:
+        if min(self.width, self.depth, self.coarse_samples, self.fine_samples, self.render_chunk) < 1:
+            raise ObscuraError("vanilla: width, depth, coarse_samples, fine_samples and render_chunk must be >= 1.")
 
     def setup(self, box: SceneBox, background=(0.0, 0.0, 0.0), seed: int = 0) -> VanillaNeRF:
         return VanillaNeRF(self, box, background, seed)

@@ -41,13 +41,13 @@ def test_sweep_refuses_unknown_stage_param_and_invalid_value_by_key():
     assert "generative.vae.epochs = 0" in message
     assert message.count("generative.vae.latent_size: unknown") == 1, "one line per problem, not per configuration"
     # as with DVC's -S, a key params.yaml does not have yet (a NeRF run) is added with +, and only with +
-    with pytest.raises(SweepError, match=r"nerf.runs.vanilla-orbit: unknown param.*\+nerf.runs.vanilla-orbit=VALUE"):
-        check_sweep(parse_grid(["nerf.runs.vanilla-orbit={model: vanilla, scene: orbit}"]), None, REPO)
-    assert check_sweep(parse_grid(["+nerf.runs.vanilla-orbit={model: vanilla, scene: orbit}"]), None, REPO)
+    with pytest.raises(SweepError, match=r"nerf.runs.vanilla-room: unknown param.*\+nerf.runs.vanilla-room=VALUE"):
+        check_sweep(parse_grid(["nerf.runs.vanilla-room={model: vanilla, scene: room}"]), None, REPO)
+    assert check_sweep(parse_grid(["+nerf.runs.vanilla-room={model: vanilla, scene: room}"]), None, REPO)
     with pytest.raises(SweepError, match=r"\+prepare.faces: params.yaml has it already"):
         check_sweep(parse_grid(["+prepare.faces=10"]), None, REPO)
-    with pytest.raises(SweepError, match=r"nerf.runs.vanilla-orbit.model = 'nope'"):
-        check_sweep(parse_grid(["+nerf.runs.vanilla-orbit={model: nope, scene: orbit}"]), None, REPO)
+    with pytest.raises(SweepError, match=r"nerf.runs.vanilla-room.model = 'nope'"):
+        check_sweep(parse_grid(["+nerf.runs.vanilla-room={model: nope, scene: room}"]), None, REPO)
 
 
 def test_sweep_command_prints_one_error_and_exits_2(capsys):

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from obscura.rendering.gaussians import bin_gaussians, rasterize, rasterize_dense
-from obscura.rendering.gaussians.rasterize import footprints, pack, rasterize_backward, rasterize_forward
+from obscura.rendering.gaussians.rasterize import pack, rasterize_backward, rasterize_forward
 
 TARGETS = {"ns_per_pair": 8.0, "speedup_per_pair": 30.0}
 CASES = ((256, 256, 20_000), (480, 360, 20_000), (480, 360, 100_000))
@@ -95,13 +95,13 @@ def breakdown(scene: dict, width: int, height: int, weights, repeat: int) -> dic
     s = {k: v.numpy() for k, v in scene.items()}
     args = (s["means2d"], s["conics"], s["colors"], s["opacities"], s["depths"], np.array([0.1, 0.2, 0.3]))
     packed = pack(*args)
-    bins = bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height, footprints=footprints(packed))
+    bins = bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height, footprints=packed.footprints)
     out = rasterize_forward(bins, packed, width, height)
     grads = [w.numpy() for w in weights]
 
     def kernels():
         rasterize_forward(bins, packed, width, height)
-        rasterize_backward(bins, packed, out.t_final, out.n_contrib, *grads)
+        rasterize_backward(bins, packed, out, *grads)
 
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
@@ -109,10 +109,10 @@ def breakdown(scene: dict, width: int, height: int, weights, repeat: int) -> dic
     numba.set_num_threads(threads)
     return {
         "binning_s": timed(lambda: bin_gaussians(s["means2d"], s["radii"], s["depths"], width, height,
-                                                 footprints=footprints(packed)), repeat)[0],
+                                                 footprints=packed.footprints), repeat)[0],
         "pack_s": timed(lambda: pack(*args), repeat)[0],
         "forward_s": timed(lambda: rasterize_forward(bins, packed, width, height), repeat)[0],
-        "backward_s": timed(lambda: rasterize_backward(bins, packed, out.t_final, out.n_contrib, *grads), repeat)[0],
+        "backward_s": timed(lambda: rasterize_backward(bins, packed, out, *grads), repeat)[0],
         "kernels_1thread_cpu_s": one_thread_cpu,
         "tile_pairs": len(bins.gaussian_ids),
         "pairs": out.n_pairs,

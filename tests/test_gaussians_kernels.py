@@ -10,7 +10,6 @@ import torch
 
 from obscura.rendering.gaussians import (RasterizeFunction, bin_gaussians, bin_gaussians_reference, eval_sh, project,
                                          rasterize, rasterize_dense, rgb_to_sh, sh_to_rgb)
-from obscura.rendering.gaussians.rasterize import footprints as footprints_of
 from obscura.rendering.gaussians.rasterize import pack
 from obscura.rendering.gaussians.sh import SH_C0
 
@@ -186,8 +185,8 @@ def test_binning_matches_brute_force(tile, footprints):
     means = scene["means2d"].clone()
     means[5] = torch.tensor([-40.0, 10.0])  # off-screen
     scene["opacities"][::9] = 0.003  # alpha never reaches 1/255: binned nowhere
-    f = footprints_of(pack(means, scene["conics"], scene["colors"], scene["opacities"], scene["depths"],
-                           scene["background"])) if footprints else None
+    f = pack(means, scene["conics"], scene["colors"], scene["opacities"], scene["depths"],
+             scene["background"]).footprints if footprints else None
     assert f is None or (f[::9, 0] < 0).all()
     got = bin_gaussians(means, radii, scene["depths"], width, height, tile, footprints=f)
     ref = bin_gaussians_reference(means, radii, scene["depths"], width, height, tile, footprints=f)
@@ -213,7 +212,7 @@ def test_footprint_binning_drops_only_pairs_that_composite_nothing(name, tile, d
     packed = pack(*(x.detach() for x in inputs))
     box = bin_gaussians(scene["means2d"], scene["radii"], scene["depths"], width, height, tile)
     fit = bin_gaussians(scene["means2d"], scene["radii"], scene["depths"], width, height, tile,
-                        footprints=footprints_of(packed))
+                        footprints=packed.footprints)
     assert len(fit.gaussian_ids) < 0.9 * len(box.gaussian_ids)
     inputs_box = [scene[k].to(dtype).clone().requires_grad_() for k in GRAD_NAMES]
     full = RasterizeFunction.apply(*inputs_box, box, packed, width, height, tile)

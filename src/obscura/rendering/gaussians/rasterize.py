@@ -13,7 +13,9 @@ split into 8-pixel-wide vertical strips and each gaussian sweeps, as one branch-
 strip rows where its alpha can reach 1/255 (rows whose pixels are all finished are skipped). Per-pixel state
 lives in one tile-local array at fixed offsets, indexed by unsigned integers, so that LLVM vectorises without
 alias checks or negative-index wrap-around. Arithmetic is in the inputs' dtype (float32 or float64),
-with a polynomial exp (relative error < 3e-6 in float32, < 1e-12 in float64). The backward pass writes one
+with a polynomial exp (relative error < 3e-6 in float32, < 1e-12 in float64). The forward marks the (tile,
+gaussian) pairs it composited into at least one pixel and the backward skips the rest (a fifth of the pairs a
+dense scene's forward visits: faint edges and pixels already finished). The backward pass writes one
 gradient row per (tile, gaussian) pair into slots grouped by gaussian, which are then summed per gaussian: no
 write races, and results that do not depend on thread scheduling. Unlike Inria, a clamped alpha
 (opacity exp(power) > 0.99) passes no gradient to opacity, conic or mean (its true derivative).
@@ -148,7 +150,7 @@ def _tile_rows(mx, my, ellipse, x0, y0, tw, th):
 
 
 @njit(parallel=True, cache=True)
-def _pack_kernel(means2d, conics, colors, opacities, depths, params, ellipses):
+def _pack_kernel(means2d, conics, colors, opacities, depths, params, ellipses, boxes):
     for g in prange(means2d.shape[0]):
         a, b, c, op = conics[g, 0], conics[g, 1], conics[g, 2], opacities[g]
         row = params[g]
@@ -166,6 +168,7 @@ def _pack_kernel(means2d, conics, colors, opacities, depths, params, ellipses):
             e[0], e[1], e[2], e[3], e[4], e[5] = UNBOUNDED, UNBOUNDED, 0.0, UNBOUNDED * UNBOUNDED, 0.0, 0.0
         if op < ALPHA_MIN:
             e[0] = -1.0
+        boxes[g, 0], boxes[g, 1] = (-1.0, -1.0) if e[0] < 0.0 else (e[0] + SLACK, e[1] + SLACK)
 
 
 class Packed(NamedTuple):
@@ -173,13 +176,9 @@ class Packed(NamedTuple):
     params: np.ndarray  # (N, PAIR_COLUMNS) rows (mean x, y, conic a, b, c, opacity, r, g, b, depth), working dtype
     ellipses: np.ndarray  # (N, 6) float64: the alpha >= 1/255 footprints, see :func:`pack`
     background: np.ndarray  # (3,) working dtype
-
-
-def footprints(packed: Packed) -> np.ndarray:
-    """(N, 2) half width and height in px of the box around each mean outside which alpha < 1/255, widened by
-    ``SLACK`` (what :func:`bin_gaussians` cuts the tiles to); -1 where alpha never reaches 1/255."""
-    e = packed.ellipses
-    return np.where(e[:, :1] < 0.0, -1.0, e[:, :2] + SLACK)
+    footprints: np.ndarray  # (N, 2) float64: half width and height in px of the box around each mean outside
+    # which alpha < 1/255, widened by ``SLACK`` (what :func:`bin_gaussians` cuts the tiles to); -1 where alpha
+    # never reaches 1/255
 
 
 def pack(means2d, conics, colors, opacities, depths, background) -> Packed:
@@ -192,10 +191,10 @@ def pack(means2d, conics, colors, opacities, depths, background) -> Packed:
     """
     dtype = _dtype(means2d)
     m, q, col, op, dep, bg = _arrays(dtype, means2d, conics, colors, opacities, depths, background)
-    params, ellipses = np.empty((len(m), PAIR_COLUMNS), dtype), np.empty((len(m), 6))
+    params, ellipses, boxes = np.empty((len(m), PAIR_COLUMNS), dtype), np.empty((len(m), 6)), np.empty((len(m), 2))
     _pack_kernel(m.reshape(-1, 2), q.reshape(-1, 3), col.reshape(-1, 3), op.reshape(-1), dep.reshape(-1), params,
-                 ellipses)
-    return Packed(params, ellipses, bg)
+                 ellipses, boxes)
+    return Packed(params, ellipses, bg, boxes)
 
 
 @functools.cache
@@ -222,7 +221,7 @@ def _kernels(tile: int, dtype: type):
 
     @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
     def forward(gaussian_ids, tile_offsets, tiles_x, tile_order, params, ellipses, background, image, depth, alpha,
-                t_final, n_contrib, n_pairs):
+                t_final, n_contrib, n_pairs, contributes):
         height, width = depth.shape
         for tt in prange(tile_order.shape[0]):
             t = tile_order[tt]
@@ -264,6 +263,8 @@ def _kernels(tile: int, dtype: type):
                         stops += stop
                         adds += add
                     pairs += int(adds)
+                    if adds > zero:
+                        contributes[k] = 1
                     if stops > zero:
                         n_done += int(stops)
                         for r in range(base + r0, base + r1):
@@ -289,7 +290,7 @@ def _kernels(tile: int, dtype: type):
 
     @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
     def backward(gaussian_ids, tile_offsets, tiles_x, tile_order, params, ellipses, background, t_final, n_contrib,
-                 grad_image, grad_depth, grad_alpha, pair_slots, pair_grads, background_grads):
+                 contributes, grad_image, grad_depth, grad_alpha, pair_slots, pair_grads, background_grads):
         height, width = t_final.shape
         for tt in prange(tile_order.shape[0]):
             t = tile_order[tt]
@@ -326,6 +327,10 @@ def _kernels(tile: int, dtype: type):
             kf = f(n_max)
             for kk in range(n_max - 1, -1, -1):
                 k = start + kk
+                if contributes[k] == 0:  # composited into no pixel: no gradient, T unchanged
+                    pair_grads[pair_slots[k]] = zero
+                    kf -= one
+                    continue
                 g = gaussian_ids[k]
                 mx, my, a, b, c, op, cr, cg, cb, cd = params[g]
                 g0 = g1 = g2 = g3 = g4 = g5 = g6 = g7 = g8 = g9 = zero
@@ -357,15 +362,18 @@ def _kernels(tile: int, dtype: type):
 
 
 @njit(parallel=True, cache=True)
-def _sum_pairs(gaussian_offsets, pair_grads):
-    """(N, PAIR_COLUMNS) float64 sums of each gaussian's (contiguous) pair rows, in a fixed order."""
-    n = gaussian_offsets.shape[0] - 1
-    out = np.zeros((n, PAIR_COLUMNS))
-    for g in prange(n):
+def _sum_pairs(gaussian_offsets, pair_grads, means2d, conics, colors, opacities, depths):
+    """Each gaussian's (contiguous) pair rows summed in float64, in a fixed order, into the gradient arrays."""
+    for g in prange(gaussian_offsets.shape[0] - 1):
+        acc = np.zeros(PAIR_COLUMNS)
         for e in range(gaussian_offsets[g], gaussian_offsets[g + 1]):
             for j in range(PAIR_COLUMNS):
-                out[g, j] += pair_grads[e, j]
-    return out
+                acc[j] += pair_grads[e, j]
+        means2d[g, 0], means2d[g, 1] = acc[0], acc[1]
+        conics[g, 0], conics[g, 1], conics[g, 2] = acc[2], acc[3], acc[4]
+        opacities[g] = acc[5]
+        colors[g, 0], colors[g, 1], colors[g, 2] = acc[6], acc[7], acc[8]
+        depths[g] = acc[9]
 
 
 class ForwardOut(NamedTuple):
@@ -374,6 +382,7 @@ class ForwardOut(NamedTuple):
     alpha: np.ndarray  # (H, W)
     t_final: np.ndarray  # (H, W)
     n_contrib: np.ndarray  # (H, W) int32, 1-based list position of the last contributor in the pixel's tile
+    contributes: np.ndarray  # (M,) uint8 per (tile, gaussian) pair of the bins: 1 if composited into a pixel
     n_pairs: int  # (pixel, contributing gaussian) pairs
 
 
@@ -402,25 +411,30 @@ def rasterize_forward(bins: Bins, packed: Packed, width: int, height: int, tile:
     depth, alpha, t_final = (np.empty((height, width), dtype) for _ in range(3))
     n_contrib = np.empty((height, width), np.int32)
     n_pairs = np.empty(len(bins.tile_offsets) - 1, np.int64)
+    contributes = np.zeros(len(bins.gaussian_ids), np.uint8)
     forward, _ = _kernels(tile, dtype)
     forward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, _tile_order(bins), packed.params, packed.ellipses,
-            packed.background, image, depth, alpha, t_final, n_contrib, n_pairs)
-    return ForwardOut(image, depth, alpha, t_final, n_contrib, int(n_pairs.sum()))
+            packed.background, image, depth, alpha, t_final, n_contrib, n_pairs, contributes)
+    return ForwardOut(image, depth, alpha, t_final, n_contrib, contributes, int(n_pairs.sum()))
 
 
-def rasterize_backward(bins: Bins, packed: Packed, t_final, n_contrib, grad_image, grad_depth, grad_alpha,
+def rasterize_backward(bins: Bins, packed: Packed, fwd: ForwardOut, grad_image, grad_depth, grad_alpha,
                        tile: int = 16) -> tuple[np.ndarray, ...]:
-    """Backward kernel: float64 gradients w.r.t. (means2d, conics, colors, opacities, depths, background)."""
+    """Backward kernel after :func:`rasterize_forward`'s ``fwd``: gradients w.r.t. (means2d, conics, colors,
+    opacities, depths) in the working dtype (summed in float64) and background (float64). Pairs the forward
+    composited into no pixel are skipped."""
     dtype = packed.params.dtype.type
     g_image, g_depth, g_alpha = _arrays(dtype, grad_image, grad_depth, grad_alpha)
     pair_grads = np.empty((len(bins.gaussian_ids), PAIR_COLUMNS), dtype)
     background_grads = np.zeros((len(bins.tile_offsets) - 1, 3))
     _, backward = _kernels(tile, dtype)
     backward(bins.gaussian_ids, bins.tile_offsets, bins.tiles_x, _tile_order(bins), packed.params, packed.ellipses,
-             packed.background, t_final, n_contrib, g_image, g_depth, g_alpha, bins.pair_slots, pair_grads,
-             background_grads)
-    out = _sum_pairs(bins.gaussian_offsets, pair_grads)
-    return out[:, 0:2], out[:, 2:5], out[:, 6:9], out[:, 5], out[:, 9], background_grads.sum(0)
+             packed.background, fwd.t_final, fwd.n_contrib, fwd.contributes, g_image, g_depth, g_alpha,
+             bins.pair_slots, pair_grads, background_grads)
+    n = len(packed.params)
+    grads = tuple(np.empty(shape, dtype) for shape in ((n, 2), (n, 3), (n, 3), n, n))
+    _sum_pairs(bins.gaussian_offsets, pair_grads, *grads)
+    return *grads, background_grads.sum(0)
 
 
 class RasterizeFunction(torch.autograd.Function):
@@ -432,18 +446,17 @@ class RasterizeFunction(torch.autograd.Function):
                 width: int, height: int, tile: int):
         out = rasterize_forward(bins, packed, width, height, tile)
         ctx.dtypes = [x.dtype for x in (means2d, conics, colors, opacities, depths, background)]
-        ctx.bins, ctx.tile, ctx.packed, ctx.t_final, ctx.n_contrib = bins, tile, packed, out.t_final, out.n_contrib
+        ctx.bins, ctx.tile, ctx.packed, ctx.fwd = bins, tile, packed, out
         return torch.from_numpy(out.image), torch.from_numpy(out.depth), torch.from_numpy(out.alpha)
 
     @staticmethod
     def backward(ctx, grad_image, grad_depth, grad_alpha):
-        shape = ctx.t_final.shape
+        shape = ctx.fwd.t_final.shape
         grad_image = torch.zeros((*shape, 3)) if grad_image is None else grad_image
         grad_depth = torch.zeros(shape) if grad_depth is None else grad_depth
         grad_alpha = torch.zeros(shape) if grad_alpha is None else grad_alpha
-        grads = rasterize_backward(ctx.bins, ctx.packed, ctx.t_final, ctx.n_contrib, grad_image, grad_depth,
-                                   grad_alpha, ctx.tile)
-        return (*(torch.from_numpy(np.ascontiguousarray(g)).to(dtype) for g, dtype in zip(grads, ctx.dtypes)),
+        grads = rasterize_backward(ctx.bins, ctx.packed, ctx.fwd, grad_image, grad_depth, grad_alpha, ctx.tile)
+        return (*(torch.from_numpy(g).to(dtype) for g, dtype in zip(grads, ctx.dtypes)),
                 None, None, None, None, None)
 
 
@@ -461,6 +474,6 @@ def rasterize(means2d: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
     if background is None:
         background = torch.zeros(3, dtype=means2d.dtype)
     packed = pack(means2d, conics, colors, opacities, depths, background)
-    bins = bin_gaussians(means2d, radii, depths, width, height, tile, footprints=footprints(packed))
+    bins = bin_gaussians(means2d, radii, depths, width, height, tile, footprints=packed.footprints)
     return RasterizeFunction.apply(means2d, conics, colors, opacities, depths, background, bins, packed, width,
                                    height, tile)

@@ -9,8 +9,9 @@ walks the list back to front from there, recovering T by dividing by (1 - alpha)
 
 CPU layout: one parallel task per tile (tiles interleaved between threads). Inside it gaussians are the outer
 loop (their parameters are read once per tile, as the CUDA kernel's shared-memory batches are); the tile is
-split into 8-pixel-wide vertical strips and each gaussian sweeps, as one branch-free SIMD loop per strip, the
-strip rows where its alpha can reach 1/255 (rows whose pixels are all finished are skipped). Per-pixel state
+split into vertical strips (16 pixels wide forward, 8 backward) and each gaussian sweeps, as one branch-free
+SIMD loop per strip, the strip rows where its alpha can reach 1/255 (rows whose pixels are all finished are
+skipped). Per-pixel state
 lives in one tile-local array at fixed offsets, indexed by unsigned integers, so that LLVM vectorises without
 alias checks or negative-index wrap-around. Arithmetic is in the inputs' dtype (float32 or float64),
 with a polynomial exp (relative error < 3e-6 in float32, < 1e-12 in float64). The forward marks the (tile,
@@ -215,9 +216,12 @@ def _kernels(tile: int, dtype: type):
     BX, BY, BT, BL, BDR, BDG, BDB, BDD, BBG = brows[:9]
     kcb = (zero, one, amax, amin, half)
     # pixels are stored strip by strip (vertical bands ``lanes`` wide), each strip row by row, so that a gaussian
-    # sweeps only the strips its ellipse crosses, each as contiguous whole strip rows
+    # sweeps only the strips its ellipse crosses, each as contiguous whole strip rows. The forward sweeps whole
+    # 16-pixel tile rows (7 % faster than two 8-pixel strips at 480x360/100k), the backward 8-pixel strips (5 %
+    # faster than 16: its ten gradient sums gain more from the tighter rows than they lose to the extra reductions)
+    flanes = 16 if tile % 16 == 0 else (8 if tile % 8 == 0 else tile)
     lanes = 8 if tile % 8 == 0 else tile
-    strips = tile // lanes
+    fstrips, strips = tile // flanes, tile // lanes
 
     @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
     def forward(gaussian_ids, tile_offsets, tiles_x, tile_order, params, ellipses, background, image, depth, alpha,
@@ -228,16 +232,16 @@ def _kernels(tile: int, dtype: type):
             x0, y0 = (t % tiles_x) * tile, (t // tiles_x) * tile
             tw, th = min(tile, width - x0), min(tile, height - y0)
             st = np.zeros(9 * npx, dtype)
-            live = np.zeros(strips * tile, np.int64)  # pixels of each strip row still compositing
+            live = np.zeros(fstrips * tile, np.int64)  # pixels of each strip row still compositing
             for j in range(npx):
                 i = u(j)
-                px, py = (j // lanes // tile) * lanes + j % lanes, j // lanes % tile
+                px, py = (j // flanes // tile) * flanes + j % flanes, j // flanes % tile
                 st[FX + i] = x0 + px + 0.5
                 st[FY + i] = y0 + py + 0.5
                 st[FT + i] = one
                 inside = px < tw and py < th
                 st[FDONE + i] = zero if inside else one
-                live[j // lanes] += inside
+                live[j // flanes] += inside
             n_done = npx - tw * th
             pairs = 0
             kf = zero  # list position (1-based) as a float, for the vector loop
@@ -246,9 +250,9 @@ def _kernels(tile: int, dtype: type):
                 g = gaussian_ids[k]
                 mx, my, a, b, c, op, cr, cg, cb, cd = params[g]
                 a2, c2 = -half * a, -half * c
-                for s in range(strips):
+                for s in range(fstrips):
                     base = s * tile  # strip row index of the strip's first row
-                    r0, r1 = _tile_rows(mx, my, ellipses[g], x0 + s * lanes, y0, min(lanes, tw - s * lanes), th)
+                    r0, r1 = _tile_rows(mx, my, ellipses[g], x0 + s * flanes, y0, min(flanes, tw - s * flanes), th)
                     while r0 < r1 and live[base + r0] == 0:
                         r0 += 1
                     while r1 > r0 and live[base + r1 - 1] == 0:
@@ -257,7 +261,7 @@ def _kernels(tile: int, dtype: type):
                         continue
                     stops = zero
                     adds = zero
-                    for j in range((base + r0) * lanes, (base + r1) * lanes):  # one branch-free SIMD loop
+                    for j in range((base + r0) * flanes, (base + r1) * flanes):  # one branch-free SIMD loop
                         stop, add = _forward_pixel(st, u(j), frows, kc, ek, mx, my, a2, b, c2, op, cr, cg, cb, cd,
                                                    kf)
                         stops += stop
@@ -269,13 +273,13 @@ def _kernels(tile: int, dtype: type):
                         n_done += int(stops)
                         for r in range(base + r0, base + r1):
                             live[r] = 0
-                            for j in range(r * lanes, r * lanes + lanes):
+                            for j in range(r * flanes, r * flanes + flanes):
                                 live[r] += st[FDONE + u(j)] == zero
                 if n_done == npx:
                     break
             for j in range(npx):
                 i = u(j)
-                px, py = (j // lanes // tile) * lanes + j % lanes, j // lanes % tile
+                px, py = (j // flanes // tile) * flanes + j % flanes, j // flanes % tile
                 if px < tw and py < th:
                     y, x = y0 + py, x0 + px
                     tr = st[FT + i]

@@ -11,12 +11,11 @@ CPU layout: one parallel task per tile (tiles interleaved between threads). Insi
 loop (their parameters are read once per tile, as the CUDA kernel's shared-memory batches are); the tile is
 split into vertical strips (16 pixels wide forward, 8 backward) and each gaussian sweeps, as one branch-free
 SIMD loop per strip, the strip rows where its alpha can reach 1/255 (rows whose pixels are all finished are
-skipped). Per-pixel state
-lives in one tile-local array at fixed offsets, indexed by unsigned integers, so that LLVM vectorises without
-alias checks or negative-index wrap-around. Arithmetic is in the inputs' dtype (float32 or float64),
-with a polynomial exp (relative error < 3e-6 in float32, < 1e-12 in float64). The forward marks the (tile,
-gaussian) pairs it composited into at least one pixel and the backward skips the rest (a fifth of the pairs a
-dense scene's forward visits: faint edges and pixels already finished). The backward pass writes one
+skipped). Per-pixel state lives in one tile-local array at fixed offsets, indexed by unsigned integers, so that
+LLVM vectorises without alias checks or negative-index wrap-around. Arithmetic is in the inputs' dtype (float32
+or float64), with a polynomial exp (relative error < 3e-6 in float32, < 1e-12 in float64). The forward marks
+the (tile, gaussian) pairs it composited into at least one pixel and the backward skips the rest (a fifth of the
+pairs a dense scene's forward visits: faint edges and pixels already finished). The backward pass writes one
 gradient row per (tile, gaussian) pair into slots grouped by gaussian, which are then summed per gaussian: no
 write races, and results that do not depend on thread scheduling. Unlike Inria, a clamped alpha
 (opacity exp(power) > 0.99) passes no gradient to opacity, conic or mean (its true derivative).

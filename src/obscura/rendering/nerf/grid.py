@@ -36,7 +36,7 @@ class GridConfig(MethodConfig):
     the warm-up; samples behind transmittance ``early_stop`` are dropped (``GridNeRF.visible``); at most
     ``max_samples`` samples per training step. ``distortion`` weighs mip-NeRF 360's distortion loss
     (distances in box diagonals), which pulls each ray's weight onto one surface instead of fog. Renders
-    march ``render_chunk`` rays at a time (2,048: 15–25 % faster frames than 16,384 on 2 cores)."""
+    march ``render_chunk`` rays at a time (2,048: frames 15–30 % faster than with 16,384 on 2 cores)."""
 
     name: ClassVar[str] = "grid"
     tiny_overrides: ClassVar[dict] = {"levels": 4, "log2_size": 12, "max_res": 64, "hidden": 16,

@@ -12,12 +12,15 @@ is turned 45 degrees aside (little overlap with the rest).
 
 Targets per scene and size: 100 % registered, median rotation error <= 0.05 deg and never worse than the
 peer, seconds per image (features + matching + mapping + point cloud; undistortion excluded) never more
-than the peer's.
+than the peer's. The peer maps on all threads, so its result changes from run to run (room-materials:
+0.0194 / 0.0207 deg in two runs); ``--peer-runs N`` runs it N times and compares with the median run
+(the row lists every run's rotation error and time).
 
     python bench/sfm.py                                   # scenes and settings from params.yaml
     python bench/sfm.py --sizes 320x240 960x720 1600x1200 --mappers incremental global
     python bench/sfm.py --suite varied --mappers incremental global
     python bench/sfm.py --suite varied --max-side 320 --views 10 --only video-loop   # a quick check
+    python bench/sfm.py --suite varied --only room-materials --peer-runs 3
 
 Scenes are rendered into a temporary folder (render time reported separately). The 1-minute
 load average is reported: other jobs on the machine inflate the times.
@@ -68,6 +71,19 @@ def row(m: dict, views: int, render_s: float) -> dict:
             "matcher": m["matcher"], "loop_detection": m["loop_detection"]}
 
 
+def peer_row(runs: list[dict]) -> dict:
+    """The peer's median run by rotation error and its median time (with an even count, the better of the two
+    middle ones: the stricter target), every run's rotation error and time listed."""
+    ranked = sorted(runs, key=lambda r: r["rotation_error_median_deg"] or 1e9)
+    out = dict(ranked[(len(ranked) - 1) // 2])
+    if len(runs) > 1:
+        out["runs"] = len(runs)
+        out["rotation_error_median_deg_runs"] = [r["rotation_error_median_deg"] for r in runs]
+        out["seconds_per_image_runs"] = [r["seconds_per_image"] for r in runs]
+        out["seconds_per_image"] = sorted(out["seconds_per_image_runs"])[(len(runs) - 1) // 2]
+    return out
+
+
 def cases(args, sc) -> dict[str, tuple[str, int, int, int, dict]]:
     """name -> (built-in scene, views, width, height, scene settings) for the chosen suite and options."""
     if args.suite == "varied":
@@ -96,6 +112,8 @@ def main() -> None:
     ap.add_argument("--mappers", nargs="*", default=None, choices=["incremental", "global"],
                     help="mappers to run with the project's settings (default: params sfm.mapper)")
     ap.add_argument("--no-peer", action="store_true", help="skip plain pycolmap defaults")
+    ap.add_argument("--peer-runs", type=int, default=1, help="run the (threaded, run-to-run varying) peer this many "
+                    "times and compare with its median run")
     ap.add_argument("--threads", type=int, default=None, help="override sfm.num_threads (and turn sfm.deterministic off)")
     args = ap.parse_args()
 
@@ -126,7 +144,11 @@ def main() -> None:
                        supersample=sc.supersample, test_every=sc.test_every, gt_points=0, seed=seed, progress=False)
             render_s = time.perf_counter() - t0
             rows = {k: row(run_sfm(folder, c, seed=seed, undistort=False, progress=False), views, render_s)
-                    for k, c in configs.items()}
+                    for k, c in configs.items() if k != "pycolmap_defaults"}
+            if not args.no_peer:
+                rows["pycolmap_defaults"] = peer_row(
+                    [row(run_sfm(folder, configs["pycolmap_defaults"], seed=seed, undistort=False, progress=False),
+                         views, render_s) for _ in range(args.peer_runs)])
             peer = rows.get("pycolmap_defaults")
             for k, r in rows.items():
                 if k == "pycolmap_defaults":

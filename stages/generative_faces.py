@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from obscura.config import Params
-from obscura.generative.faces import blend_faces, load_faces
+from obscura.generative.faces import STRIP_SCALE, blend_faces, load_faces
 from obscura.generative.images import grid
 from obscura.io import save_image, write_json
 from obscura.tracking import stage_run
@@ -18,7 +18,8 @@ def run(params: Params) -> dict:
                    method="ae_vae", dataset="lfw") as tr:
         metrics, rows = blend_faces(gp, faces, params.seed, log=lambda logs, step: tr.log_metrics(logs, step=step))
         out = gp.output / "faces" / "blend.png"
-        save_image(out, grid(rows, ncol=gp.eval.blend_steps + 2))
+        strip = grid(rows, ncol=gp.eval.blend_steps + 2)
+        save_image(out, strip.repeat(STRIP_SCALE, 0).repeat(STRIP_SCALE, 1))
         write_json(gp.reports / "faces.json", metrics)
         tr.log_metrics(metrics)
         tr.log_image(out, "faces_blend.png")

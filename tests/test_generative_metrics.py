@@ -10,7 +10,8 @@ from obscura.generative import metrics as M
 from obscura.generative.classifier import FashionClassifier, accuracy, train_classifier
 from obscura.generative.images import grid, to_model_space
 from obscura.generative.registry import tiny_config
-from obscura.metrics import ClassifierFeatures, InceptionFeatures, fid_kid, frechet_distance, kid_interval
+from obscura.metrics import (ClassifierFeatures, InceptionFeatures, extract_features, fid_kid, frechet_distance,
+                             kid_interval)
 
 
 def reference_fid(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,6 +92,31 @@ def test_reconstruction_metrics_and_blend_off_manifold():
     assert r["recon_mse"] > 0 and 0 < r["recon_psnr"] < 60
     ratio = M.blend_off_manifold(model, ClassifierFeatures(FashionClassifier(1, 16)), x, pairs=4, seed=0)
     assert ratio > 0 and np.isfinite(ratio)
+
+
+def test_off_manifold_is_the_ratio_of_nearest_neighbour_distances():
+    real = torch.tensor([[float(k), 0.0] for k in range(10)])                 # spacing 1 along a line
+    assert M.off_manifold(real[:4] + torch.tensor([0.0, 3.0]), real) == pytest.approx(3.0)
+    assert M.off_manifold(real[2:5].clone(), real) == 0.0
+    assert M.blend_pairs(10, 3, seed=0) == M.blend_pairs(10, 3, seed=0) and len(M.blend_pairs(5, 9, seed=0)) == 2
+    assert len({i for pair in M.blend_pairs(10, 5, seed=1) for i in pair}) == 10
+
+
+def test_off_manifold_in_inception_features_does_not_favour_blurry_faces():
+    """On pixels a blurred face sits closer to the real faces than an unseen sharp face does (blur halves the
+    distance to everything); in the Inception features it is farther, as a person would judge."""
+    from skimage.data import lfw_subset
+
+    faces = to_model_space((lfw_subset()[:72] * 255).astype(np.uint8), 32, 1)
+    real, unseen = faces[:60], faces[60:]
+    k = torch.exp(-torch.arange(-4, 5.0).pow(2) / (2 * 1.5 ** 2))
+    k = (k[:, None] * k[None]) / k.sum() ** 2
+    blurred = torch.nn.functional.conv2d(torch.nn.functional.pad(unseen, (4,) * 4, mode="replicate"), k.view(1, 1, 9, 9))
+    assert M.off_manifold(blurred.flatten(1), real.flatten(1)) < M.off_manifold(unseen.flatten(1), real.flatten(1))
+    net = InceptionFeatures()
+    feats = {name: extract_features(net, x) for name, x in (("real", real), ("unseen", unseen), ("blurred", blurred))}
+    sharp, blur = M.off_manifold(feats["unseen"], feats["real"]), M.off_manifold(feats["blurred"], feats["real"])
+    assert 0.8 < sharp < 1.25 and blur > 1.3 * sharp
 
 
 def test_to_model_space_pads_resizes_and_converts():

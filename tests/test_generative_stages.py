@@ -77,9 +77,13 @@ def test_faces_demo_blends_with_both_autoencoders(tiny_generative, tmp_path):
         assert m[f"{name}_recon_psnr"] > 0 and m[f"{name}_blend_off_manifold"] > 0
     from obscura.io import load_image
 
+    from obscura.generative.faces import STRIP_SCALE
+
     strip = load_image(tmp_path / "data" / "faces" / "blend.png", channels=None)
     steps, size = p.generative.eval.blend_steps, p.generative.image_size
-    assert strip.shape[0] == 4 * (size + 2) + 2 and strip.shape[1] == (steps + 2) * (size + 2) + 2  # 2 pairs × ae/vae
+    assert strip.shape[0] == STRIP_SCALE * (4 * (size + 2) + 2)                           # 2 pairs × ae/vae
+    assert strip.shape[1] == STRIP_SCALE * ((steps + 2) * (size + 2) + 2)
+    assert m["crossfade_blend_off_manifold"] > 0 and m["vae_blend_off_manifold_pixels"] > 0
 
 
 def test_gan_evaluation_has_no_encoder_scores(tiny_generative):

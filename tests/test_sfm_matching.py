@@ -12,7 +12,8 @@ from obscura.rendering.ingest import BadImagesError
 from obscura.rendering.params import SfmParams
 from obscura.rendering.retrieval import build_vocab_tree, num_visual_words
 from obscura.rendering.scenes import build_scene, make_scene
-from obscura.rendering.sfm import choose_matcher, match_images, max_num_features, run_sfm, sift_pixels, verified_pairs
+from obscura.rendering.sfm import (_options, choose_matcher, match_images, max_num_features, peak_threshold, run_sfm,
+                                  sift_pixels, verified_pairs)
 
 
 def test_feature_count_follows_the_pixels_sift_sees():
@@ -25,6 +26,16 @@ def test_feature_count_follows_the_pixels_sift_sees():
     assert max_num_features(p, 1600, 1200) == 10240                      # octave 0 from 1001 px on
     assert max_num_features(p.model_copy(update={"first_octave": -1}), 1600, 1200) == 16384  # the ceiling
     assert max_num_features(p.model_copy(update={"max_num_features": 4000}), 1000, 750) == 4000  # a set value wins
+
+
+def test_peak_threshold_follows_the_first_octave():
+    p = SfmParams(first_octave="auto", peak_threshold="auto", max_image_size=1600)
+    assert peak_threshold(p, 640, 480) == pytest.approx(0.02 / 3)          # octave -1: COLMAP's default
+    assert peak_threshold(p, 1600, 1200) == peak_threshold(p, 900, 1200) == 0.004   # octave 0 keeps weaker peaks
+    assert peak_threshold(p.model_copy(update={"first_octave": 1}), 640, 480) == 0.004
+    assert peak_threshold(p.model_copy(update={"peak_threshold": 0.01}), 1600, 1200) == 0.01   # a set value wins
+    extraction = _options(p, 0, 1600, 1200, {})[1]
+    assert extraction.sift.peak_threshold == pytest.approx(0.004) and extraction.sift.first_octave == 0
 
 
 def test_matcher_follows_image_count_and_video():
@@ -47,7 +58,8 @@ def test_vocabulary_tree_repeats_for_a_seed_on_several_threads(loop_sequence, tm
     assert trees[0] == trees[1] and trees[0] != trees[2]
 
 
-@pytest.mark.parametrize("bad", [{"max_num_features": 10}, {"max_num_features": "many"}, {"matcher": "spatial"}])
+@pytest.mark.parametrize("bad", [{"max_num_features": 10}, {"max_num_features": "many"}, {"matcher": "spatial"},
+                                 {"peak_threshold": 0}, {"peak_threshold": "low"}])
 def test_bad_choice_params_are_refused(bad):
     with pytest.raises(ValidationError):
         SfmParams(**bad)

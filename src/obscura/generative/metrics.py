@@ -124,18 +124,29 @@ def nearest_distance(query: torch.Tensor, reference: torch.Tensor, exclude_self:
     return d.min(1).values
 
 
+def blend_pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
+    """``pairs`` seeded random pairs of distinct indices below ``n`` (each index used once)."""
+    pairs = max(1, min(pairs, n // 2))
+    idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: 2 * pairs].view(pairs, 2)
+    return [(i, j) for i, j in idx.tolist()]
+
+
+def off_manifold(points: torch.Tensor, real: torch.Tensor) -> float:
+    """Mean distance from each of ``points`` to its nearest row of ``real`` ÷ the mean nearest-neighbour
+    distance among ``real`` themselves (leave-one-out), both feature matrices: ≈ 1 on the data manifold, > 1
+    off it."""
+    return float(nearest_distance(points, real).mean() / nearest_distance(real, real, exclude_self=True).mean())
+
+
+@torch.no_grad()
+def blend_midpoints(model, real: torch.Tensor, pairs: int, seed: int) -> torch.Tensor:
+    """Decoded latent midpoints of :func:`blend_pairs` of ``real`` images."""
+    return torch.stack([blend(model, real[i], real[j], 3)[1] for i, j in blend_pairs(len(real), pairs, seed)])
+
+
 @torch.no_grad()
 def blend_off_manifold(model, features: FeatureNet, real: torch.Tensor, pairs: int, seed: int) -> float:
-    """How far latent-blend midpoints fall from the data, in classifier-feature space.
-
-    Ratio of the mean nearest-real-neighbour distance of decoded midpoints (``pairs`` random pairs of
-    ``real`` images) to that of real images themselves (leave-one-out): ≈ 1 on the manifold, > 1 off it.
-    """
-    g = torch.Generator().manual_seed(seed)
-    pairs = max(1, min(pairs, len(real) // 2))
-    idx = torch.randperm(len(real), generator=g)[: 2 * pairs].view(pairs, 2)
-    mids = torch.stack([blend(model, real[i], real[j], 3)[1] for i, j in idx.tolist()])
-    ref = extract_features(features, real)
-    mid_d = nearest_distance(extract_features(features, mids), ref).mean()
-    real_d = nearest_distance(ref, ref, exclude_self=True).mean()
-    return float(mid_d / real_d)
+    """:func:`off_manifold` of the latent-blend midpoints of ``pairs`` random pairs of ``real`` images, in
+    ``features`` space."""
+    mids = blend_midpoints(model, real, pairs, seed)
+    return off_manifold(extract_features(features, mids), extract_features(features, real))

@@ -86,7 +86,8 @@ class FacesParams(Section):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=2)
     lr: float = Field(gt=0)
-    pairs: int = Field(ge=1, description="face pairs blended in the strip and the off-manifold score")
+    pairs: int = Field(ge=1, description="face pairs blended in the strip")
+    measure_pairs: int = Field(ge=1, description="face pairs whose blend midpoints give the off-manifold scores")
 
 
 class ModelEntry(Section):

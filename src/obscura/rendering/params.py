@@ -68,6 +68,8 @@ class SfmParams(Section):
     first_octave: int | Literal["auto"] = Field("auto", description="SIFT first octave; -1 upsamples first: ~4x "
                                                 "more features, ~4x slower, ~4x smaller pose errors than 0; auto: "
                                                 "-1 up to AUTO_OCTAVE_MAX_SIDE px on the long side, else 0")
+    peak_threshold: float | Literal["auto"] = Field("auto", description="SIFT DoG peak threshold (lower: more, "
+                                                    "weaker keypoints); auto: AUTO_PEAK_THRESHOLD by first octave")
     mapper: Literal["incremental", "global"] = Field("incremental", description="incremental (COLMAP) or global "
                                                      "(GLOMAP-style rotation averaging + global positioning)")
     matcher: Literal["auto", "exhaustive", "sequential", "vocab_tree"] = Field(
@@ -89,6 +91,13 @@ class SfmParams(Section):
     def _octave(cls, v):
         if v != "auto" and not -1 <= v <= 2:
             raise ValueError("first_octave must be auto or -1..2")
+        return v
+
+    @field_validator("peak_threshold")
+    @classmethod
+    def _peak(cls, v):
+        if v != "auto" and not 0 < v < 1:
+            raise ValueError("peak_threshold must be auto or between 0 and 1 (COLMAP's default: 0.0067)")
         return v
 
     @field_validator("max_num_features")

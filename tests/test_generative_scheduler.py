@@ -156,3 +156,30 @@ def test_ddim_inversion_then_sampling_returns_the_image():
     assert torch.allclose(x_T, aT ** 0.5 * 0.1 + (x0 - 0.1) / 0.5 * (aT * 0.25 + 1 - aT) ** 0.5, atol=0.03)
     back = d.sample(2, sampler="ddim", steps=200, x_T=x_T)
     assert torch.allclose(back, x0, atol=0.02)
+
+
+def test_min_snr_weighting_reweights_each_image_by_its_timestep():
+    from obscura.generative.ddpm import min_snr_weight
+
+    sched = DDPMScheduler(100, "cosine")
+    t = torch.arange(100)
+    snr = sched.alphas_cumprod / (1 - sched.alphas_cumprod)
+    w = min_snr_weight(sched, t, 5.0)
+    assert torch.allclose(w, torch.where(snr > 5, 5 / snr, torch.ones_like(snr)))
+    assert w[0] < 0.01 and w[-1] == 1                              # nearly clean steps weigh little
+
+    x0 = torch.rand(6, 1, 8, 8) * 2 - 1
+    plain = Diffusion((1, 8, 8), 8, (1, 2), False, sched, 0.0)
+    weighted = Diffusion((1, 8, 8), 8, (1, 2), False, sched, 0.0, min_snr_gamma=5.0)
+    weighted.load_state_dict(plain.state_dict())
+    big = Diffusion((1, 8, 8), 8, (1, 2), False, sched, 0.0, min_snr_gamma=1e30)
+    big.load_state_dict(plain.state_dict())
+    loss = {k: m.loss(x0, torch.Generator().manual_seed(3)) for k, m in
+            (("plain", plain), ("weighted", weighted), ("big", big))}
+    assert torch.allclose(loss["big"], loss["plain"])              # gamma above every SNR: the plain loss
+    # by hand: the same draws of t and noise, each image's squared error times its weight
+    g = torch.Generator().manual_seed(3)
+    tt = torch.randint(0, 100, (6,), generator=g)
+    noise = torch.randn(x0.shape, generator=g)
+    err = (plain.unet(sched.add_noise(x0, noise, tt), tt) - noise).pow(2).flatten(1).mean(1)
+    assert torch.allclose(loss["weighted"], (err * min_snr_weight(sched, tt, 5.0).float()).mean())

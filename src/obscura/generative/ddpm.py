@@ -21,8 +21,9 @@ class Diffusion(nn.Module):
     """An ε-predicting UNet, its EMA copy and a scheduler over tensors of shape ``sample_shape``."""
 
     def __init__(self, sample_shape: tuple[int, int, int], base_channels: int, channel_mults, attention: bool,
-                 scheduler: DDPMScheduler, ema_decay: float):
+                 scheduler: DDPMScheduler, ema_decay: float, min_snr_gamma: float = 0.0):
         super().__init__()
+        self.min_snr_gamma = min_snr_gamma
         self.sample_shape = tuple(sample_shape)
         self.unet = UNet(sample_shape[0], base_channels, tuple(channel_mults), attention)
         self.unet.check_size(*sample_shape[1:])
@@ -32,10 +33,15 @@ class Diffusion(nn.Module):
         self.ema_decay = ema_decay
 
     def loss(self, x0: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """E_t,ε ||ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)||² with t uniform over the T steps."""
+        """E_t,ε w_t ||ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)||² with t uniform over the T steps; w_t = 1, or with
+        ``min_snr_gamma`` = γ > 0 the Min-SNR-γ weight min(SNR_t, γ) / SNR_t (SNR_t = ᾱ_t / (1 − ᾱ_t), Hang et
+        al. 2023): the nearly clean timesteps, whose ε is hard to read and matters little, weigh less."""
         t = torch.randint(0, self.scheduler.num_train_timesteps, (x0.shape[0],), generator=generator)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-        return F.mse_loss(self.unet(self.scheduler.add_noise(x0, noise, t), t), noise)
+        if self.min_snr_gamma <= 0:
+            return F.mse_loss(self.unet(self.scheduler.add_noise(x0, noise, t), t), noise)
+        per_image = (self.unet(self.scheduler.add_noise(x0, noise, t), t) - noise).pow(2).flatten(1).mean(1)
+        return (per_image * min_snr_weight(self.scheduler, t, self.min_snr_gamma).to(per_image.dtype)).mean()
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -94,6 +100,7 @@ class DDPMConfig(ModelConfig):
     sampler: str = "ddim"
     ddim_steps: int = 50
     ddim_eta: float = 0.0
+    min_snr_gamma: float = 0.0  # Min-SNR-γ loss weighting (0: off, the plain ε loss)
 
     def validate(self) -> None:
         super().validate()
@@ -112,6 +119,13 @@ class DDPMConfig(ModelConfig):
         return DDPM(self)
 
 
+def min_snr_weight(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-γ loss weight of the ε-prediction at timesteps ``t``: min(SNR_t, γ) / SNR_t."""
+    a = scheduler.alphas_cumprod[t]
+    snr = a / (1 - a)
+    return snr.clamp(max=gamma) / snr
+
+
 class DDPM(GenerativeModel):
     """Pixel-space DDPM on images in [−1, 1]."""
 
@@ -120,7 +134,7 @@ class DDPM(GenerativeModel):
         self.config = config
         c, s = config.channels, config.image_size
         self.diffusion = Diffusion((c, s, s), config.base_channels, config.channel_mults, config.attention,
-                                   config.scheduler(clip_sample=True), config.ema_decay)
+                                   config.scheduler(clip_sample=True), config.ema_decay, config.min_snr_gamma)
 
     @property
     def scheduler(self) -> DDPMScheduler:

@@ -49,6 +49,7 @@ class DiffusionParams(TrainSection):
     sampler: Literal["ddpm", "ddim"]
     ddim_steps: int = Field(ge=1)
     ddim_eta: float = Field(ge=0, le=1)
+    min_snr_gamma: float = Field(0.0, ge=0, description="Min-SNR-gamma loss weighting (0: off)")
 
 
 class LDMParams(DiffusionParams):

@@ -38,9 +38,10 @@ class Diffusion(nn.Module):
         al. 2023): the nearly clean timesteps, whose ε is hard to read and matters little, weigh less."""
         t = torch.randint(0, self.scheduler.num_train_timesteps, (x0.shape[0],), generator=generator)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+        pred = self.unet(self.scheduler.add_noise(x0, noise, t), t)
         if self.min_snr_gamma <= 0:
-            return F.mse_loss(self.unet(self.scheduler.add_noise(x0, noise, t), t), noise)
-        per_image = (self.unet(self.scheduler.add_noise(x0, noise, t), t) - noise).pow(2).flatten(1).mean(1)
+            return F.mse_loss(pred, noise)
+        per_image = (pred - noise).pow(2).flatten(1).mean(1)
         return (per_image * min_snr_weight(self.scheduler, t, self.min_snr_gamma).to(per_image.dtype)).mean()
 
     @torch.no_grad()

@@ -87,7 +87,7 @@ class ClassifierFeatures(FeatureNet):
 
 
 class PixelFeatures(FeatureNet):
-    """Raw pixels as features (for data with no trained feature network, e.g. the faces demo)."""
+    """Raw pixels as features (tests; data with no trained feature network)."""
 
     def __init__(self, channels: int, image_size: int):
         super().__init__()

@@ -14,13 +14,14 @@ Targets per scene and size: 100 % registered, median rotation error <= 0.05 deg 
 peer, seconds per image (features + matching + mapping + point cloud; undistortion excluded) never more
 than the peer's. The peer maps on all threads, so its result changes from run to run (room-materials:
 0.0194 / 0.0207 deg in two runs); ``--peer-runs N`` runs it N times and compares with the median run
-(the row lists every run's rotation error and time).
+(the row lists every run's rotation error and time); ``--runs N`` does the same for the project's settings
+(deterministic, so only the time changes from run to run).
 
     python bench/sfm.py                                   # scenes and settings from params.yaml
     python bench/sfm.py --sizes 320x240 960x720 1600x1200 --mappers incremental global
     python bench/sfm.py --suite varied --mappers incremental global
     python bench/sfm.py --suite varied --max-side 320 --views 10 --only video-loop   # a quick check
-    python bench/sfm.py --suite varied --only room-materials --peer-runs 3
+    python bench/sfm.py --suite varied --only room-materials --peer-runs 3 --runs 3
 
 Scenes are rendered into a temporary folder (render time reported separately). The 1-minute
 load average is reported: other jobs on the machine inflate the times.
@@ -43,7 +44,7 @@ TARGETS = {"registered_pct": 100.0, "rotation_error_median_deg": 0.05, "not_wors
            "not_slower_than_peer": True}
 PEER = {"first_octave": -1, "max_image_size": 3200, "max_num_features": 8192, "mapper": "incremental",
         "camera_model": "SIMPLE_RADIAL", "matcher": "exhaustive", "min_num_matches": 15,
-        "deterministic": False}   # all threads, as pycolmap runs by default
+        "deterministic": False, "refine_reproj_factor": 0}   # all threads, as pycolmap runs by default
 # name -> (built-in scene, views, width, height, scene settings): scenes the defaults were not tuned on
 VARIED = {
     "orbit-procedural": ("orbit", 40, 320, 240, {"textures": "procedural"}),
@@ -67,13 +68,14 @@ def row(m: dict, views: int, render_s: float) -> dict:
             "time_matching_s": m["time_matching_s"], "time_mapping_s": m["time_mapping_s"],
             "render_seconds_per_image": render_s / views, "num_points3d": m["num_points3d"],
             "mean_reprojection_error_px": m["mean_reprojection_error_px"],
+            "refine_observations_removed": m.get("refine_observations_removed"),
             "sift_first_octave": m["sift_first_octave"], "sift_max_num_features": m["sift_max_num_features"],
             "matcher": m["matcher"], "loop_detection": m["loop_detection"]}
 
 
-def peer_row(runs: list[dict]) -> dict:
-    """The peer's median run by rotation error and its median time (with an even count, the better of the two
-    middle ones: the stricter target), every run's rotation error and time listed."""
+def median_row(runs: list[dict]) -> dict:
+    """The median run by rotation error and the median time (with an even count, the better of the two middle
+    ones), every run's rotation error and time listed."""
     ranked = sorted(runs, key=lambda r: r["rotation_error_median_deg"] or 1e9)
     out = dict(ranked[(len(ranked) - 1) // 2])
     if len(runs) > 1:
@@ -114,6 +116,8 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true", help="skip plain pycolmap defaults")
     ap.add_argument("--peer-runs", type=int, default=1, help="run the (threaded, run-to-run varying) peer this many "
                     "times and compare with its median run")
+    ap.add_argument("--runs", type=int, default=1, help="run the project's settings this many times (deterministic: "
+                    "the same model; the time is the median run's)")
     ap.add_argument("--threads", type=int, default=None, help="override sfm.num_threads (and turn sfm.deterministic off)")
     args = ap.parse_args()
 
@@ -143,12 +147,9 @@ def main() -> None:
             make_scene(name, build_scene(name, views, width, height, **settings), folder,
                        supersample=sc.supersample, test_every=sc.test_every, gt_points=0, seed=seed, progress=False)
             render_s = time.perf_counter() - t0
-            rows = {k: row(run_sfm(folder, c, seed=seed, undistort=False, progress=False), views, render_s)
-                    for k, c in configs.items() if k != "pycolmap_defaults"}
-            if not args.no_peer:
-                rows["pycolmap_defaults"] = peer_row(
-                    [row(run_sfm(folder, configs["pycolmap_defaults"], seed=seed, undistort=False, progress=False),
-                         views, render_s) for _ in range(args.peer_runs)])
+            rows = {k: median_row([row(run_sfm(folder, c, seed=seed, undistort=False, progress=False), views, render_s)
+                                   for _ in range(args.peer_runs if k == "pycolmap_defaults" else args.runs)])
+                    for k, c in configs.items()}
             peer = rows.get("pycolmap_defaults")
             for k, r in rows.items():
                 if k == "pycolmap_defaults":

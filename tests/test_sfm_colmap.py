@@ -14,7 +14,8 @@ from obscura.rendering.cameras import pose_errors, read_colmap_model
 from obscura.rendering.ingest import BadImagesError
 from obscura.rendering.scene_format import load_cameras
 from obscura.rendering.scenes.textures import photo
-from obscura.rendering.sfm import ReconstructionError, _options, camera_prior, first_octave, run_sfm
+from obscura.rendering.sfm import (ReconstructionError, _options, camera_prior, first_octave, ground_truth_errors,
+                                  run_sfm)
 from stages import scenes as scenes_stage
 from stages import sfm as sfm_stage
 
@@ -108,6 +109,51 @@ def test_sift_octave_is_chosen_from_the_image_size(tiny):
     assert first_octave(sfm, 1600, 1200) == 0 and first_octave(sfm, 4000, 3000) == 0
     assert first_octave(sfm.model_copy(update={"max_image_size": 800}), 4000, 3000) == -1  # SIFT sees 800 px
     assert first_octave(sfm.model_copy(update={"first_octave": 0}), 320, 240) == 0  # a set value wins
+
+
+def _observation_errors(rec) -> dict[tuple[int, int], float]:
+    """(image id, point2D index) -> reprojection error in px of every observation, projected here."""
+    out = {}
+    for image_id in rec.reg_image_ids():
+        image = rec.image(image_id)
+        camera = rec.camera(image.camera_id)
+        for idx, p in enumerate(image.points2D):
+            if p.has_point3D():
+                uv = camera.img_from_cam(image.cam_from_world() * rec.point3D(p.point3D_id).xyz)
+                out[image_id, idx] = float(np.linalg.norm(uv - p.xy))
+    return out
+
+
+def test_final_refinement_drops_far_observations_and_readjusts(room):
+    import pycolmap
+
+    from obscura.rendering.sfm import refine_model
+
+    _, root, m = room
+    assert m["refine_observations_removed"] >= 0 and m["mean_reprojection_error_px"] < m["mean_reprojection_error_mapped_px"]
+    rec = pycolmap.Reconstruction(str(root / "scenes" / "room" / "sparse" / "0"))
+    shifted = []
+    for image_id in list(rec.reg_image_ids())[:5]:  # 6 px off: mismatches the mapper's 4 px filter would keep
+        observed = [i for i, p in enumerate(rec.image(image_id).points2D) if p.has_point3D()][:4]
+        for idx in observed:
+            rec.image(image_id).points2D[idx].xy += np.array([6.0, 0.0])
+        shifted += [(image_id, idx) for idx in observed]
+    before = _observation_errors(rec)
+    per_point = {}
+    for (image_id, idx), e in before.items():
+        per_point.setdefault(rec.image(image_id).points2D[idx].point3D_id, []).append(e)
+    mean = float(np.mean([np.mean(v) for v in per_point.values()]))  # COLMAP's: the mean of the points' means
+    far = {k for k, e in before.items() if e > 3 * mean}
+    assert set(shifted) <= far
+    info = refine_model(rec, 3.0, num_threads=1)
+    after = _observation_errors(rec)
+    assert info["mean_reprojection_error_mapped_px"] == pytest.approx(mean, rel=1e-6)
+    assert info["refine_reproj_threshold_px"] == pytest.approx(3 * mean, rel=1e-6)
+    assert not far & set(after) and info["refine_observations_removed"] >= len(far)
+    assert rec.compute_mean_reprojection_error() < mean and rec.num_reg_images() == 16
+    # the 20 shifted observations no longer pull the poses
+    errors = ground_truth_errors(rec, root / "scenes" / "room" / "ground_truth" / "sparse")
+    assert errors["rotation_error_median_deg"] <= 1.2 * m["rotation_error_median_deg"]
 
 
 def test_global_mapper_with_an_exif_focal_prior_registers_the_scene(room, tmp_path):

@@ -59,7 +59,8 @@ def test_vocabulary_tree_repeats_for_a_seed_on_several_threads(loop_sequence, tm
 
 
 @pytest.mark.parametrize("bad", [{"max_num_features": 10}, {"max_num_features": "many"}, {"matcher": "spatial"},
-                                 {"peak_threshold": 0}, {"peak_threshold": "low"}])
+                                 {"peak_threshold": 0}, {"peak_threshold": "low"}, {"refine_reproj_factor": 0.5},
+                                 {"refine_reproj_factor": -1}])
 def test_bad_choice_params_are_refused(bad):
     with pytest.raises(ValidationError):
         SfmParams(**bad)

@@ -81,6 +81,8 @@ class SfmParams(Section):
                                  "with a vocabulary tree built from the sequence's own features")
     min_num_matches: int = Field(15, ge=4)
     num_threads: int = Field(-1, ge=-1, description="-1: all cores")
+    refine_reproj_factor: float = Field(3.0, description="final refinement: drop observations reprojecting more "
+                                        "than this x the mapped model's mean error, then a global BA; 0: off")
     deterministic: bool = Field(True, description="mapping on one thread and a fixed seed: same params -> same model")
     outlier_neighbors: int = Field(20, ge=2, description="statistical outlier removal: neighbours")
     outlier_std: float = Field(2.0, gt=0, description="statistical outlier removal: std ratio")
@@ -105,6 +107,13 @@ class SfmParams(Section):
     def _features(cls, v):
         if v != "auto" and v < 64:
             raise ValueError("max_num_features must be auto or >= 64")
+        return v
+
+    @field_validator("refine_reproj_factor")
+    @classmethod
+    def _refine(cls, v):
+        if v != 0 and v < 1:
+            raise ValueError("refine_reproj_factor must be 0 (off) or >= 1 (x the mean reprojection error)")
         return v
 
     @field_validator("num_threads")

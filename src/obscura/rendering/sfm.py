@@ -44,6 +44,12 @@ AUTO_FEATURES = (8192, 16384)
 # auto SIFT peak threshold: COLMAP's 0.02 / octave_resolution where SIFT upsamples first (octave -1); lower from
 # octave 0 on, where the coarser first octave otherwise loses the weak keypoints that upsampling would find
 AUTO_PEAK_THRESHOLD = {-1: 0.02 / 3, 0: 0.004}
+REFINE_MIN_TRI_ANGLE_DEG = 1.5  # the final refinement also drops points seen under less (COLMAP's mapper filter)
+# with the final refinement on, the incremental mapper's own refinement is lighter: a global BA only after the
+# model grew by 30 % (COLMAP: 10 %) and one local-BA refinement round (COLMAP: 2) -- ~30 % less mapping time at
+# the same accuracy on the bench's scenes
+LIGHT_GLOBAL_BA_RATIO = 1.3
+LIGHT_LOCAL_BA_REFINEMENTS = 1
 
 
 def first_octave(params: SfmParams, width: int, height: int) -> int:
@@ -137,7 +143,33 @@ def _options(params: SfmParams, seed: int, width: int, height: int, scene: dict)
         mapping.mapper.num_threads = one
         mapping.mapper.random_seed = seed
         mapping.triangulation.random_seed = seed
+        if params.refine_reproj_factor:
+            mapping.ba_global_frames_ratio = mapping.ba_global_points_ratio = LIGHT_GLOBAL_BA_RATIO
+            mapping.ba_local_max_refinements = LIGHT_LOCAL_BA_REFINEMENTS
     return reader, extraction, matching, verification, mapping
+
+
+def refine_model(rec, factor: float, num_threads: int = -1) -> dict:
+    """Final refinement of a mapped model, in place: every observation reprojecting more than ``factor`` x the
+    model's mean reprojection error is dropped (points left with fewer than two observations or seen under less
+    than ``REFINE_MIN_TRI_ANGLE_DEG`` go with them), then one global bundle adjustment (poses, points, focal
+    length and distortion; principal point fixed) runs to convergence. COLMAP's mapper keeps observations up to
+    4 px, which on sharp images holds mismatches that pull the poses; the threshold relative to the mean error
+    adapts to how sharp the images are. Returns what it did."""
+    import pycolmap
+
+    rec.update_point_3d_errors()
+    before = rec.compute_mean_reprojection_error()
+    removed = pycolmap.ObservationManager(rec).filter_all_points3D(factor * before, REFINE_MIN_TRI_ANGLE_DEG)
+    options = pycolmap.BundleAdjustmentOptions()
+    options.print_summary = False
+    solver = options.ceres.solver_options
+    solver.function_tolerance = solver.gradient_tolerance = solver.parameter_tolerance = 1e-10
+    solver.max_num_iterations = 300
+    solver.num_threads = num_threads
+    pycolmap.bundle_adjustment(rec, options)
+    return {"refine_reproj_threshold_px": factor * before, "refine_observations_removed": removed,
+            "mean_reprojection_error_mapped_px": before}
 
 
 def verified_pairs(database_path: str | os.PathLike) -> tuple[list[str], list[tuple[str, str]]]:
@@ -259,7 +291,6 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
         models_dir.mkdir()
         mapper = pycolmap.global_mapping if params.mapper == "global" else pycolmap.incremental_mapping
         models = mapper(db, image_dir, models_dir, options=mapping)
-        phase("mapping", t0)
         if not models:
             raise ReconstructionError(
                 f"{image_dir}: COLMAP found matches but could not initialise a model (images with no "
@@ -267,6 +298,8 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
                 "parallax (move the camera, do not only rotate it).")
         rec = max(models.values(), key=lambda r: (r.num_reg_images(), r.num_points3D()))
         shutil.rmtree(models_dir)
+        refined = refine_model(rec, params.refine_reproj_factor, mapping.num_threads) if params.refine_reproj_factor else {}
+        phase("mapping", t0)
         (out / "0").mkdir()
         rec.write_binary(str(out / "0"))
         registered = sorted(rec.image(i).name for i in rec.reg_image_ids())
@@ -287,7 +320,7 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
             "sift_first_octave": extraction.sift.first_octave,
             "sift_max_num_features": extraction.sift.max_num_features,
             "sift_peak_threshold": extraction.sift.peak_threshold,
-            "focal_prior_px": float(scene.get("focal_prior_px") or 0.0),
+            "focal_prior_px": float(scene.get("focal_prior_px") or 0.0), **refined,
             **{f"frames_dropped_{why}": len(frames) for why, frames in dropped.items()},
         }
         gt_dir = scene_dir / "ground_truth" / "sparse"

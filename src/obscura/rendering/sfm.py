@@ -298,7 +298,9 @@ def run_sfm(scene_dir: str | os.PathLike, params: SfmParams, seed: int = 0, undi
                 "parallax (move the camera, do not only rotate it).")
         rec = max(models.values(), key=lambda r: (r.num_reg_images(), r.num_points3D()))
         shutil.rmtree(models_dir)
-        refined = refine_model(rec, params.refine_reproj_factor, mapping.num_threads) if params.refine_reproj_factor else {}
+        refined = {}
+        if params.refine_reproj_factor:
+            refined = refine_model(rec, params.refine_reproj_factor, mapping.num_threads)
         phase("mapping", t0)
         (out / "0").mkdir()
         rec.write_binary(str(out / "0"))

@@ -19,7 +19,7 @@ DVC_REMOTE ?=
 MLFLOW_SERVER_PORT ?= 5001
 MLFLOW_DB_PORT ?= 5433
 
-.PHONY: setup system venv run test ui server bench clean-venv prefect-server schedule push pull viewer report-screenshot
+.PHONY: setup system venv run quality test ui server bench clean-venv prefect-server schedule push pull viewer report-screenshot
 
 setup: system venv viewer  ## install Debian packages, the Python environment and the report's 3D viewer (idempotent)
 
@@ -46,6 +46,9 @@ $(VIEWER): viewer/package.json viewer/package-lock.json viewer/src/main.js  ## t
 
 run: setup  ## the main job: bring the whole DVC pipeline up to date
 	$(BIN)/dvc repro
+
+quality: setup  ## generative quality profile as a DVC experiment: DDPM, LDM, GAN ~1 h each (profiles/quality.yaml)
+	$(BIN)/obscura exp quality
 
 test: setup  ## the test suite
 	$(BIN)/python -m pytest

@@ -10,7 +10,7 @@ from obscura.metrics import INCEPTION_NAME
 from obscura.generative.checkpoint import load_model
 from obscura.generative.classifier import load_reference as load_classifier
 from obscura.generative.data import fashion_mnist
-from obscura.generative.evaluate import Reference, evaluate_model, load_inception_reference
+from obscura.generative.evaluate import Reference, evaluate_model, inception_reference_path, load_inception_reference
 from obscura.generative.images import grid
 from obscura.generative.registry import config_class
 from obscura.io import save_image, write_json
@@ -22,7 +22,7 @@ def run(params: Params, name: str) -> dict:
     gp, ev = params.generative, params.generative.eval
     model, _ = load_model(gp.output / name / "model.pt", expect=name, image_size=gp.image_size, channels=gp.channels)
     clf, clf_real = load_classifier(gp.output / "reference" / "classifier.pt", gp.image_size, gp.channels)
-    ref = Reference(inception=load_inception_reference(gp.output / "reference" / "inception.pt", gp.image_size,
+    ref = Reference(inception=load_inception_reference(inception_reference_path(gp), gp.image_size,
                                                        gp.channels),
                     classifier=clf, classifier_features=clf_real,
                     test_images=fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels)[0])

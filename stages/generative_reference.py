@@ -8,7 +8,7 @@ import sys
 from obscura.config import Params
 from obscura.metrics import INCEPTION_NAME
 from obscura.generative.data import fashion_mnist
-from obscura.generative.evaluate import real_baseline, save_inception_reference
+from obscura.generative.evaluate import inception_reference_path, real_baseline, save_inception_reference
 from obscura.io import write_json
 from obscura.tracking import stage_run
 
@@ -20,7 +20,7 @@ def run(params: Params) -> dict:
     with stage_run("generative_reference", {"generative.eval": ev}, experiment="generative", seed=params.seed,
                    method="real", dataset="fashion_mnist", tags={"fid.network": INCEPTION_NAME}) as tr:
         real, metrics = real_baseline(x_test, x_train, ev, params.seed)
-        save_inception_reference(gp.output / "reference" / "inception.pt", real, gp.image_size, gp.channels)
+        save_inception_reference(inception_reference_path(gp), real, gp.image_size, gp.channels)
         write_json(gp.reports / "reference.json", metrics)
         tr.log_metrics(metrics)
     return metrics

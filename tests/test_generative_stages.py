@@ -66,6 +66,38 @@ def test_generative_pipeline_on_tiny_params(tiny_generative, tmp_path):
         train_generative.run(p, "flow")
 
 
+@pytest.mark.slow
+def test_training_curve_scores_every_n_epochs_without_changing_the_weights(tiny_generative, tmp_path):
+    import csv
+
+    import torch
+
+    from stages import evaluate_generative, generative_classifier, generative_reference, train_generative
+
+    g = tiny_generative.generative
+    plain = tiny_generative.model_copy(update={"generative": g.model_copy(update={
+        "gan": g.gan.model_copy(update={"epochs": 3})})})
+    curved = tiny_generative.model_copy(update={"generative": g.model_copy(update={
+        "gan": g.gan.model_copy(update={"epochs": 3, "curve_every": 2})})})
+    generative_classifier.run(plain)
+    with pytest.raises(ObscuraError, match="inception.pt is missing"):
+        train_generative.run(curved, "gan")                   # the curve needs the cached real features
+    generative_reference.run(plain)
+    train_generative.run(plain, "gan")
+    weights = torch.load(tmp_path / "data" / "gan" / "model.pt", weights_only=False)
+    train_generative.run(curved, "gan")
+    again = torch.load(tmp_path / "data" / "gan" / "model.pt", weights_only=False)
+    assert all(torch.equal(a, b) for a, b in zip(weights["state_dict"].values(), again["state_dict"].values()))
+    rows = list(csv.DictReader(open(tmp_path / "reports" / "gan" / "epochs.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+    assert [bool(r["fid"]) for r in rows] == [False, True, True]         # every 2nd epoch and the last
+    seconds = [float(r["train_seconds"]) for r in rows]
+    assert 0 < seconds[0] < seconds[1] < seconds[2]
+    m = evaluate_generative.run(curved, "gan")                # the last point scores what the evaluation does
+    assert float(rows[-1]["fid"]) == pytest.approx(m["fid"], rel=1e-4)
+    assert float(rows[-1]["kid"]) == pytest.approx(m["kid"], rel=1e-4, abs=1e-7)
+
+
 def test_faces_demo_blends_with_both_autoencoders(tiny_generative, tmp_path):
     from stages import generative_faces
 

@@ -96,6 +96,16 @@ def test_umeyama_recovers_a_similarity_and_pose_errors_ignore_it():
     tilted[0] = roll @ moved[0]
     err = pose_errors(tilted, gt)
     assert err["rotation_error_max_deg"] == pytest.approx(1.5, rel=1e-6) and err["center_error_max_pct"] < 1e-6
+    # relative errors: the 9 of 45 pairs with camera 0 are off by 1.5 degrees, the rest exact
+    assert err["relative_rotation_error_max_deg"] == pytest.approx(1.5, rel=1e-6)
+    assert err["relative_rotation_error_median_deg"] < 1e-6
+    assert pose_errors(moved, gt)["relative_rotation_error_max_deg"] < 1e-6
+    # a displaced centre (rotations exact) tilts the Sim(3) alignment: the aligned rotation error takes it
+    # up, the relative one does not
+    shifted = moved.copy()
+    shifted[0, :3, 3] -= shifted[0, :3, :3] @ np.array([0.3, 0.0, 0.0])
+    err = pose_errors(shifted, gt)
+    assert err["rotation_error_median_deg"] > 0.1 and err["relative_rotation_error_max_deg"] < 1e-6
 
 
 @pytest.fixture(scope="module")

@@ -141,6 +141,20 @@ def repro(targets: Annotated[list[str] | None, typer.Argument(help="stages to br
 
 
 @app.command()
+def exp(profile: Annotated[str, typer.Argument(help="a preset in profiles/, e.g. quality")],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="print the dvc command, do not run it")] = False):
+    """Run a params profile (profiles/PROFILE.yaml) as a DVC experiment: dvc exp run -S key=value … its stages."""
+    from obscura.paths import project_root
+    from obscura.profiles import load_profile
+
+    root = project_root("obscura exp")
+    cmd = load_profile(root, profile).dvc_command()
+    typer.echo(" ".join(cmd))
+    if not dry_run:
+        raise typer.Exit(subprocess.call([sys.executable, "-m", *cmd], cwd=root))
+
+
+@app.command()
 def ui(port: Annotated[int, typer.Option(min=1, max=65535, help="port on 127.0.0.1")] = 5000):
     """Open the MLflow dashboard on http://127.0.0.1:PORT for this project's runs."""
     from obscura.paths import project_root

@@ -26,6 +26,10 @@ class Reference:
     test_images: torch.Tensor
 
 
+def inception_reference_path(gen_params) -> Path:
+    return gen_params.output / "reference" / "inception.pt"
+
+
 def load_inception_reference(path: Path, image_size: int, channels: int) -> torch.Tensor:
     """Real-set Inception features written by stage ``generative_reference``."""
     if not path.is_file():

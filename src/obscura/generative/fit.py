@@ -50,13 +50,35 @@ def epoch_scorer(gen_params, seed: int) -> Callable | None:
     return score
 
 
+def curve_scorer(gen_params, seed: int) -> Callable:
+    """``model → {fid, kid, kid_std}`` of ``eval.fid_samples`` seeded samples against the cached test-image
+    Inception features (stage ``generative_reference``): the training curve's points. The seed and count
+    are the evaluation's, so the last point scores what ``evaluate_generative`` scores."""
+    from obscura.generative.evaluate import generate, inception_reference_path, load_inception_reference
+    from obscura.metrics import fid_kid, InceptionFeatures
+
+    ev = gen_params.eval
+    real = load_inception_reference(inception_reference_path(gen_params), gen_params.image_size, gen_params.channels)
+    net = InceptionFeatures()
+
+    def score(model) -> dict[str, float]:
+        model.eval()
+        samples, _ = generate(model, ev.fid_samples, ev.batch_size, seed)
+        fake = extract_features(net, samples, ev.batch_size, desc=f"inception: {model.config.name} curve")
+        m = fid_kid(real, fake, ev.kid_subset_size, ev.kid_subsets, seed)
+        return {"fid": m["fid"], "kid": m["kid"], "kid_std": m["kid_std"]}
+
+    return score
+
+
 def fit(name: str, gen_params, images: torch.Tensor, seed: int,
         log: Callable[[dict, int], None] = lambda metrics, step: None) -> tuple[object, TrainResult]:
     """Train family ``name`` on ``images`` and save ``<output>/<name>/model.pt``.
 
     Resumes from ``<output>/.state/<name>.pt`` when the params are unchanged (the state is deleted once
     training finishes). ``log(metrics, step)`` receives the loss curve and per-epoch means (with the
-    classifier Fréchet distance when ``epoch_fd_samples`` > 0).
+    seconds spent training, the classifier Fréchet distance when ``epoch_fd_samples`` > 0 and, every
+    ``curve_every`` epochs and after the last, Inception FID/KID).
     """
     section = getattr(gen_params, name)
     model = build_model(name, gen_params, seed)
@@ -65,14 +87,20 @@ def fit(name: str, gen_params, images: torch.Tensor, seed: int,
     settings = TrainSettings(epochs=section.epochs, batch_size=section.batch_size, lr=section.lr, seed=seed,
                              checkpoint_every=gen_params.checkpoint_every, log_every=gen_params.log_every)
     state = gen_params.output / ".state" / f"{name}.pt"
-    fingerprint = {"section": section.model_dump(mode="json"), "config": model.config.to_dict()}
+    # the curve does not change the weights: a run resumes across a change of curve_every
+    fingerprint = {"section": section.model_dump(mode="json", exclude={"curve_every"}),
+                   "config": model.config.to_dict()}
     scorer = epoch_scorer(gen_params, seed)
+    curve = curve_scorer(gen_params, seed) if section.curve_every else None
 
-    def on_epoch(epoch: int, logs: dict) -> None:
-        logs = {f"epoch_{k}": v for k, v in logs.items()}
+    def on_epoch(epoch: int, logs: dict) -> dict:
+        row = {}
         if scorer is not None:
-            logs["epoch_fd_classifier"] = scorer(model)
-        log(logs, epoch)
+            row["fd_classifier"] = scorer(model)
+        if curve is not None and ((epoch + 1) % section.curve_every == 0 or epoch + 1 == section.epochs):
+            row.update(curve(model))
+        log({f"epoch_{k}": v for k, v in {**logs, **row}.items()}, epoch)
+        return row
 
     result = train(model, images, settings, state_path=state, fingerprint=fingerprint,
                    on_step=lambda step, logs: log(logs, step), on_epoch=on_epoch)
@@ -103,8 +131,10 @@ def train_and_record(params, name: str) -> dict:
                    "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
                    **{f"final_{k}": v for k, v in last.items() if k not in ("epoch", "step")}}
         write_csv(gp.reports / name / "loss.csv", result.rows, first=("step", "epoch"))
+        write_csv(gp.reports / name / "epochs.csv", result.epochs, first=("epoch", "step", "train_seconds"))
         write_json(gp.reports / name / "train.json", metrics)
         tr.log_metrics(metrics)
         tr.log_artifact(gp.reports / name / "loss.csv")
+        tr.log_artifact(gp.reports / name / "epochs.csv")
         tr.register_model(model_name("generative", name), gp.output / name / "model.pt")
     return metrics

@@ -17,6 +17,9 @@ class TrainSection(Section):
     batch_size: int = Field(ge=2)
     lr: float = Field(gt=0)
     train_images: int | None = Field(default=None, gt=0, description="first N training images (null: all)")
+    curve_every: int = Field(0, ge=0, description="epochs between points of the training curve: Inception FID/KID "
+                                                  "of eval.fid_samples samples against the cached test features "
+                                                  "(and after the last epoch); 0: off")
 
 
 class AEParams(TrainSection):

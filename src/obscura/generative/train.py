@@ -7,6 +7,7 @@ loop's per-step generator, so an interrupted run resumes to the same weights as 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,13 +43,16 @@ def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
 
 
 class GenerativeTask:
-    """Epochs over ``data`` in seeded order; keeps the running epoch means in its state."""
+    """Epochs over ``data`` in seeded order; keeps the running epoch means and the seconds spent in
+    training steps (``train_seconds``: scoring and checkpoints excluded, summed over resumed runs) in its
+    state."""
 
     def __init__(self, model: GenerativeModel, data: torch.Tensor, settings: TrainSettings):
         self.model, self.data, self.settings = model, data, settings
         self.steps_per_epoch = len(data) // settings.batch_size
         self.optimizers = model.configure_optimizers(settings.lr)
         self.epoch_means = Means()
+        self.train_seconds = 0.0
         self._order: tuple[int, torch.Tensor] | None = None
 
     def step(self, step: int, generator: torch.Generator) -> dict[str, float]:
@@ -56,8 +60,10 @@ class GenerativeTask:
         if self._order is None or self._order[0] != epoch:
             self._order = (epoch, epoch_order(self.settings.seed, epoch, len(self.data)))
         bs = self.settings.batch_size
+        t0 = time.perf_counter()
         self.model.train()
         logs = self.model.training_step(self.data[self._order[1][i * bs:(i + 1) * bs]], self.optimizers, generator)
+        self.train_seconds += time.perf_counter() - t0
         self.epoch_means.add(logs)
         return logs
 
@@ -67,13 +73,15 @@ class GenerativeTask:
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "epoch_means": self.epoch_means.state(),
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "train_seconds": self.train_seconds}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         for k, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][k])
         self.epoch_means = Means(state["epoch_means"])
+        self.train_seconds = state.get("train_seconds", 0.0)    # states written before it was kept: 0
 
 
 def train(model: GenerativeModel, data: torch.Tensor, settings: TrainSettings,
@@ -83,7 +91,7 @@ def train(model: GenerativeModel, data: torch.Tensor, settings: TrainSettings,
     """Train ``model`` on images ``data`` (N, C, H, W) in [−1, 1] for ``settings.epochs`` epochs.
 
     ``on_step(step, means)`` gets each ``log_every`` window's means; ``on_epoch(epoch, means)`` each
-    epoch's (it may sample; what it returns is added to the epoch row).
+    epoch's, with ``train_seconds`` so far (it may sample; what it returns is added to the epoch row).
     """
     model.check_images(data[:1])
     data = model.training_data(data)
@@ -94,7 +102,7 @@ def train(model: GenerativeModel, data: torch.Tensor, settings: TrainSettings,
 
     def epoch_end(step: int) -> dict:
         epoch = step // task.steps_per_epoch - 1
-        means = task.end_epoch()
+        means = {**task.end_epoch(), "train_seconds": task.train_seconds}
         extra = on_epoch(epoch, means) if on_epoch else None
         return {"epoch": epoch, **means, **(extra or {})}
 

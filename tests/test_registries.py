@@ -38,3 +38,11 @@ def test_rendering_scenes_come_from_params():
     assert STAGES["train_gaussians"]["foreach"] == "${gaussians.scenes}"
     assert set(params.gaussians.scenes) <= set(params.sfm.scenes)
     assert list(SPLATS) == ["gaussians"]
+
+
+def test_sfm_stage_tracks_every_sfm_param():
+    """A param the stage reads but dvc.yaml does not list would not rerun SfM when it changes."""
+    from obscura.rendering.params import SfmParams
+
+    listed = {p.removeprefix("sfm.") for p in STAGES["sfm"]["do"]["params"] if isinstance(p, str)}
+    assert set(SfmParams.model_fields) - {"scenes", "reports"} <= listed

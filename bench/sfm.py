@@ -15,10 +15,10 @@ peer, seconds per image (features + matching + mapping + point cloud; undistorti
 than the peer's. The rotation error is measured after a Sim(3) alignment fitted to the camera centres, so it
 also holds that alignment's error (on forward-facing rooms several times the cameras' own); each row also
 gives the relative rotation error over all camera pairs, which needs no alignment (as IMC and GLOMAP
-report it), and whether it is not worse than the peer's. The peer maps on all threads, so its result changes from run to run (room-materials:
-0.0194 / 0.0207 deg in two runs); ``--peer-runs N`` runs it N times and compares with the median run
-(the row lists every run's rotation error and time); ``--runs N`` does the same for the project's settings
-(deterministic, so only the time changes from run to run).
+report it), and whether it is not worse than the peer's. The peer maps on all threads, so its result can
+change from run to run (room-materials: 0.0194 / 0.0207 deg in two runs); ``--peer-runs N`` runs it N times
+and compares with the median run (the row lists every run's rotation error and time); ``--runs N`` does the
+same for the project's settings (deterministic, so only the time changes from run to run).
 
     python bench/sfm.py                                   # scenes and settings from params.yaml
     python bench/sfm.py --sizes 320x240 960x720 1600x1200 --mappers incremental global

@@ -65,6 +65,9 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path):
     assert res.resumed_from == 6 and res.steps == ref.steps == 12
     assert [r["loss"] for r in res.rows] == [r["loss"] for r in ref.rows]
     assert all(torch.equal(v, ref_model.state_dict()[k]) for k, v in fresh.state_dict().items())
+    # the time in training steps is kept across the interruption: it grows epoch after epoch
+    seconds = [e["train_seconds"] for e in res.epochs]
+    assert len(seconds) == 3 and 0 < seconds[0] < seconds[1] < seconds[2]
     # a finished state is not trained further
     again = train(tiny_config("gan").setup(), data(), SETTINGS, state_path=tmp_path / "state.pt", progress=False)
     assert again.steps == 12 and again.resumed_from == 12

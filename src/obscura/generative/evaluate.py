@@ -87,12 +87,18 @@ def blend_strip(model, x_test: torch.Tensor, steps: int, seed: int, rows: int = 
                       for i, j in idx.tolist()])
 
 
+def inception_scores(model, real: torch.Tensor, ev, seed: int, net: InceptionFeatures
+                     ) -> tuple[dict, torch.Tensor, float]:
+    """FID/KID of ``ev.fid_samples`` seeded samples against the ``real`` Inception features, the samples and
+    the sampling rate (images per second)."""
+    samples, per_second = generate(model, ev.fid_samples, ev.batch_size, seed)
+    fake = extract_features(net, samples, ev.batch_size, desc=f"inception: {model.config.name} samples")
+    return fid_kid(real, fake, ev.kid_subset_size, ev.kid_subsets, seed), samples, per_second
+
+
 def evaluate_model(model, ref: Reference, ev, seed: int) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """Every score of one trained model, its ``ev.fid_samples`` samples and its blend strip."""
-    samples, per_second = generate(model, ev.fid_samples, ev.batch_size, seed)
-    fake = extract_features(InceptionFeatures(), samples, ev.batch_size,
-                              desc=f"inception: {model.config.name} samples")
-    metrics = fid_kid(ref.inception, fake, ev.kid_subset_size, ev.kid_subsets, seed)
+    metrics, samples, per_second = inception_scores(model, ref.inception, ev, seed, InceptionFeatures())
     clf = ClassifierFeatures(ref.classifier)
     in_domain = fid_kid(ref.classifier_features, extract_features(clf, samples), ev.kid_subset_size,
                           ev.kid_subsets, seed)

@@ -54,18 +54,15 @@ def curve_scorer(gen_params, seed: int) -> Callable:
     """``model → {fid, kid, kid_std}`` of ``eval.fid_samples`` seeded samples against the cached test-image
     Inception features (stage ``generative_reference``): the training curve's points. The seed and count
     are the evaluation's, so the last point scores what ``evaluate_generative`` scores."""
-    from obscura.generative.evaluate import generate, inception_reference_path, load_inception_reference
-    from obscura.metrics import fid_kid, InceptionFeatures
+    from obscura.generative.evaluate import inception_reference_path, inception_scores, load_inception_reference
+    from obscura.metrics import InceptionFeatures
 
-    ev = gen_params.eval
     real = load_inception_reference(inception_reference_path(gen_params), gen_params.image_size, gen_params.channels)
     net = InceptionFeatures()
 
     def score(model) -> dict[str, float]:
         model.eval()
-        samples, _ = generate(model, ev.fid_samples, ev.batch_size, seed)
-        fake = extract_features(net, samples, ev.batch_size, desc=f"inception: {model.config.name} curve")
-        m = fid_kid(real, fake, ev.kid_subset_size, ev.kid_subsets, seed)
+        m = inception_scores(model, real, gen_params.eval, seed, net)[0]
         return {"fid": m["fid"], "kid": m["kid"], "kid_std": m["kid_std"]}
 
     return score

@@ -105,9 +105,9 @@ def test_load_cameras_gives_renderers_the_undistorted_pinhole_model(room):
 
 def test_sift_octave_is_chosen_from_the_image_size(tiny):
     sfm = tiny[0].sfm.model_copy(update={"first_octave": "auto", "max_image_size": 1600})
-    assert first_octave(sfm, 320, 240) == -1 and first_octave(sfm, 600, 1000) == -1
-    assert first_octave(sfm, 1600, 1200) == 0 and first_octave(sfm, 4000, 3000) == 0
-    assert first_octave(sfm.model_copy(update={"max_image_size": 800}), 4000, 3000) == -1  # SIFT sees 800 px
+    assert first_octave(sfm, 320, 240) == -1 and first_octave(sfm, 900, 1200) == -1   # up to 1.2 MP
+    assert first_octave(sfm, 1280, 1000) == 0 and first_octave(sfm, 4000, 3000) == 0
+    assert first_octave(sfm.model_copy(update={"max_image_size": 800}), 4000, 3000) == -1  # SIFT sees 800x600
     assert first_octave(sfm.model_copy(update={"first_octave": 0}), 320, 240) == 0  # a set value wins
 
 

@@ -20,18 +20,19 @@ def test_feature_count_follows_the_pixels_sift_sees():
     p = SfmParams(first_octave="auto", max_num_features="auto", max_image_size=1600)
     assert sift_pixels(p, 320, 240) == 4 * 320 * 240                      # first octave -1: upsampled 2x
     assert sift_pixels(p, 4000, 3000) == pytest.approx(1600 * 1200)       # downscaled to 1600, octave 0
-    assert max_num_features(p, 320, 240) == 8192                          # COLMAP's default is the floor
-    assert max_num_features(p, 800, 600) == 10240                         # 1.92 MP seen / 200 -> 9600 -> 10240
-    assert max_num_features(p, 1000, 750) == 15360                        # 3 MP seen
-    assert max_num_features(p, 1600, 1200) == 10240                      # octave 0 from 1001 px on
-    assert max_num_features(p.model_copy(update={"first_octave": -1}), 1600, 1200) == 16384  # the ceiling
+    assert max_num_features(p, 320, 240) == 8192                          # octave -1: COLMAP's default
+    assert max_num_features(p, 900, 1200) == 8192                         # 1.08 MP: still octave -1
+    assert max_num_features(p, 1400, 1000) == 8192                        # octave 0: 1.4 MP / 200 -> 7000: floor
+    assert max_num_features(p, 1600, 1200) == 10240                       # octave 0: 1.92 MP / 200 -> 9600
+    assert max_num_features(p.model_copy(update={"max_image_size": 3000}), 3000, 2000) == 16384  # 6 MP: ceiling
+    assert max_num_features(p.model_copy(update={"first_octave": -1}), 1600, 1200) == 8192  # a set octave -1
     assert max_num_features(p.model_copy(update={"max_num_features": 4000}), 1000, 750) == 4000  # a set value wins
 
 
 def test_peak_threshold_follows_the_first_octave():
     p = SfmParams(first_octave="auto", peak_threshold="auto", max_image_size=1600)
-    assert peak_threshold(p, 640, 480) == pytest.approx(0.02 / 3)          # octave -1: COLMAP's default
-    assert peak_threshold(p, 1600, 1200) == peak_threshold(p, 900, 1200) == 0.004   # octave 0 keeps weaker peaks
+    assert peak_threshold(p, 640, 480) == peak_threshold(p, 900, 1200) == pytest.approx(0.02 / 3)  # octave -1
+    assert peak_threshold(p, 1600, 1200) == peak_threshold(p, 1400, 1000) == 0.004   # octave 0 keeps weaker peaks
     assert peak_threshold(p.model_copy(update={"first_octave": 1}), 640, 480) == 0.004
     assert peak_threshold(p.model_copy(update={"peak_threshold": 0.01}), 1600, 1200) == 0.01   # a set value wins
     extraction = _options(p, 0, 1600, 1200, {})[1]

@@ -63,11 +63,12 @@ class SfmParams(Section):
     camera_model: Literal["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV"] = "SIMPLE_RADIAL"
     single_camera: bool = Field(True, description="all images share one camera (same device and zoom)")
     max_image_size: int = Field(1600, ge=64, description="SIFT runs on images downscaled to this side")
-    max_num_features: int | Literal["auto"] = Field("auto", description="SIFT features kept per image; auto: one "
-                                                    "per AUTO_PX_PER_FEATURE px SIFT sees, within AUTO_FEATURES")
+    max_num_features: int | Literal["auto"] = Field("auto", description="SIFT features kept per image; auto: 8192 "
+                                                    "at octave -1, else one per AUTO_PX_PER_FEATURE px SIFT sees, "
+                                                    "within AUTO_FEATURES")
     first_octave: int | Literal["auto"] = Field("auto", description="SIFT first octave; -1 upsamples first: ~4x "
                                                 "more features, ~4x slower, ~4x smaller pose errors than 0; auto: "
-                                                "-1 up to AUTO_OCTAVE_MAX_SIDE px on the long side, else 0")
+                                                "-1 up to AUTO_OCTAVE_MAX_PIXELS pixels, else 0")
     peak_threshold: float | Literal["auto"] = Field("auto", description="SIFT DoG peak threshold (lower: more, "
                                                     "weaker keypoints); auto: AUTO_PEAK_THRESHOLD by first octave")
     mapper: Literal["incremental", "global"] = Field("incremental", description="incremental (COLMAP) or global "

@@ -35,10 +35,14 @@ class ReconstructionError(ObscuraError):
     """COLMAP could not reconstruct the scene from these images."""
 
 
-AUTO_OCTAVE_MAX_SIDE = 1000  # px: SIFT starts one octave up (first_octave -1) on images up to this long side
-# auto feature count: one kept feature per this many pixels SIFT sees (the densest generated scenes detect one
-# per 190-280 px), rounded up to a multiple of 1024, never fewer than COLMAP's default 8192 and at most 16384
-# (matching time grows with the square of the count)
+# SIFT starts one octave up (first_octave -1: upsampled 2x) on images of up to this many pixels (after
+# max_image_size): between the bench's 900x1200 portrait (1.08 MP: -1 beats plain COLMAP, 0 does not) and its
+# 1600x1200 room (1.92 MP: 0 beats it in half its time)
+AUTO_OCTAVE_MAX_PIXELS = 1.2e6
+# auto feature count: at octave -1 COLMAP's 8192 (upsampled SIFT already finds ~4x the keypoints; on the 1.08 MP
+# portrait 12288 / 16384 kept cost 1.4x / 1.5x the time for no better poses); from octave 0 on one kept feature
+# per this many pixels SIFT sees (the densest generated scenes detect one per 190-280 px), rounded up to a
+# multiple of 1024, within AUTO_FEATURES (matching time grows with the square of the count)
 AUTO_PX_PER_FEATURE = 200
 AUTO_FEATURES = (8192, 16384)
 # auto SIFT peak threshold: COLMAP's 0.02 / octave_resolution where SIFT upsamples first (octave -1); lower from
@@ -54,11 +58,13 @@ LIGHT_LOCAL_BA_REFINEMENTS = 1
 
 def first_octave(params: SfmParams, width: int, height: int) -> int:
     """The SIFT first octave for images of this size: the params value, or with ``auto`` -1 (upsample first)
-    when the long side SIFT sees is at most ``AUTO_OCTAVE_MAX_SIDE`` px — small images otherwise yield too few
-    features for accurate poses (0.23° vs 0.063° median rotation error at 400x300) — else 0."""
+    when the image SIFT gets (after ``max_image_size``) has at most ``AUTO_OCTAVE_MAX_PIXELS`` pixels — small
+    images otherwise yield too few features for accurate poses (0.23° vs 0.063° median rotation error at
+    400x300) — else 0."""
     if params.first_octave != "auto":
         return params.first_octave
-    return -1 if min(max(width, height), params.max_image_size) <= AUTO_OCTAVE_MAX_SIDE else 0
+    scale = min(1.0, params.max_image_size / max(width, height))
+    return -1 if width * height * scale * scale <= AUTO_OCTAVE_MAX_PIXELS else 0
 
 
 def sift_pixels(params: SfmParams, width: int, height: int) -> float:
@@ -69,12 +75,14 @@ def sift_pixels(params: SfmParams, width: int, height: int) -> float:
 
 
 def max_num_features(params: SfmParams, width: int, height: int) -> int:
-    """SIFT features kept per image: the params value, or with ``auto`` one per ``AUTO_PX_PER_FEATURE`` pixels
-    SIFT sees, rounded up to 1024 and clipped to ``AUTO_FEATURES`` (8192 up to ~1.6 MP seen; a 1000 px image
-    at first octave -1 sees 4x its pixels and keeps up to 16384, so the upsampled octave is not cut away)."""
+    """SIFT features kept per image: the params value, or with ``auto`` COLMAP's 8192 where SIFT upsamples first
+    (octave -1), else one per ``AUTO_PX_PER_FEATURE`` pixels SIFT sees, rounded up to 1024 and clipped to
+    ``AUTO_FEATURES`` (1600x1200 at octave 0: 10240)."""
     if params.max_num_features != "auto":
         return params.max_num_features
     lo, hi = AUTO_FEATURES
+    if first_octave(params, width, height) < 0:
+        return lo
     return int(min(max(1024 * math.ceil(sift_pixels(params, width, height) / AUTO_PX_PER_FEATURE / 1024), lo), hi))
 
 

@@ -12,7 +12,9 @@ import torch
 
 from obscura.generative.checkpoint import CheckpointError, load_model, save_checkpoint
 from obscura.generative.registry import tiny_config
-from obscura.generative.train import TrainSettings, train
+from obscura.errors import ObscuraError
+from obscura.generative.registry import MODELS
+from obscura.generative.train import TrainSettings, learning_rate, train
 from obscura.methods import read_checkpoint
 
 
@@ -38,6 +40,45 @@ def test_two_seeded_runs_give_identical_losses(name):
     other = train(tiny_config(name).setup(), data(16), TrainSettings(**{**SETTINGS.__dict__, "seed": 8}),
                   progress=False)
     assert [r["loss"] for r in other.rows] != [r["loss"] for r in a.rows]
+
+
+def test_bf16_ddpm_training_repeats_and_tracks_fp32():
+    """bfloat16 autocast: the same seed gives the same weights twice, and losses stay near the fp32 run's."""
+    runs = {}
+    for precision in ("fp32", "bf16", "bf16"):
+        torch.manual_seed(0)
+        model = MODELS.make("ddpm", tiny=True, precision=precision).setup()
+        res = train(model, data(16), SETTINGS, progress=False)
+        runs.setdefault(precision, []).append(([r["loss"] for r in res.rows], model.state_dict()))
+    (la, sa), (lb, sb) = runs["bf16"]
+    assert la == lb and all(torch.equal(sa[k], sb[k]) for k in sa)
+    fp32 = torch.tensor(runs["fp32"][0][0])
+    assert not torch.equal(torch.tensor(la), fp32)                          # autocast did run in bf16
+    assert torch.allclose(torch.tensor(la), fp32, rtol=0.05)
+    with pytest.raises(ObscuraError, match="precision"):
+        MODELS.make("ddpm", tiny=True, precision="fp16")
+
+
+def test_cosine_learning_rate_falls_from_lr_to_zero_and_is_applied():
+    settings = TrainSettings(**{**SETTINGS.__dict__, "lr_schedule": "cosine"})
+    assert learning_rate(settings, 0, 100) == settings.lr
+    assert learning_rate(settings, 50, 100) == pytest.approx(settings.lr / 2)
+    assert learning_rate(settings, 99, 100) < 0.001 * settings.lr
+    assert learning_rate(SETTINGS, 99, 100) == SETTINGS.lr                  # constant
+    seen = []
+    model = tiny_config("gan").setup()
+    original = model.training_step
+
+    def spy(x, opts, generator=None):
+        seen.append(sorted({g["lr"] for o in opts.values() for g in o.param_groups}))
+        return original(x, opts, generator)
+
+    model.training_step = spy
+    train(model, data(), settings, progress=False)                         # 12 steps, both optimisers
+    assert [s[0] for s in seen] == pytest.approx([learning_rate(settings, i, 12) for i in range(12)])
+    assert all(len(s) == 1 for s in seen)
+    with pytest.raises(ObscuraError, match="lr_schedule"):
+        learning_rate(TrainSettings(**{**SETTINGS.__dict__, "lr_schedule": "step"}), 0, 10)
 
 
 class Interrupt(Exception):

@@ -21,9 +21,10 @@ class Diffusion(nn.Module):
     """An ε-predicting UNet, its EMA copy and a scheduler over tensors of shape ``sample_shape``."""
 
     def __init__(self, sample_shape: tuple[int, int, int], base_channels: int, channel_mults, attention: bool,
-                 scheduler: DDPMScheduler, ema_decay: float, min_snr_gamma: float = 0.0):
+                 scheduler: DDPMScheduler, ema_decay: float, min_snr_gamma: float = 0.0, precision: str = "fp32"):
         super().__init__()
         self.min_snr_gamma = min_snr_gamma
+        self.precision = precision
         self.sample_shape = tuple(sample_shape)
         self.unet = UNet(sample_shape[0], base_channels, tuple(channel_mults), attention)
         self.unet.check_size(*sample_shape[1:])
@@ -35,10 +36,13 @@ class Diffusion(nn.Module):
     def loss(self, x0: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """E_t,ε w_t ||ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)||² with t uniform over the T steps; w_t = 1, or with
         ``min_snr_gamma`` = γ > 0 the Min-SNR-γ weight min(SNR_t, γ) / SNR_t (SNR_t = ᾱ_t / (1 − ᾱ_t), Hang et
-        al. 2023): the nearly clean timesteps, whose ε is hard to read and matters little, weigh less."""
+        al. 2023): the nearly clean timesteps, whose ε is hard to read and matters little, weigh less.
+        With ``precision`` "bf16" the UNet runs under CPU bfloat16 autocast (the loss stays float32)."""
         t = torch.randint(0, self.scheduler.num_train_timesteps, (x0.shape[0],), generator=generator)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-        pred = self.unet(self.scheduler.add_noise(x0, noise, t), t)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            pred = self.unet(self.scheduler.add_noise(x0, noise, t), t)
+        pred = pred.float()
         if self.min_snr_gamma <= 0:
             return F.mse_loss(pred, noise)
         per_image = (pred - noise).pow(2).flatten(1).mean(1)
@@ -102,11 +106,14 @@ class DDPMConfig(ModelConfig):
     ddim_steps: int = 50
     ddim_eta: float = 0.0
     min_snr_gamma: float = 0.0  # Min-SNR-γ loss weighting (0: off, the plain ε loss)
+    precision: str = "fp32"     # training forward/backward: fp32, or bf16 autocast (sampling stays fp32)
 
     def validate(self) -> None:
         super().validate()
         if self.sampler not in ("ddpm", "ddim"):
             raise ObscuraError(f"ddpm: sampler must be 'ddpm' or 'ddim', got {self.sampler!r}.")
+        if self.precision not in ("fp32", "bf16"):
+            raise ObscuraError(f"{self.name}: precision must be 'fp32' or 'bf16', got {self.precision!r}.")
         f = 2 ** (len(self.channel_mults) - 1)
         if self.image_size % f:
             raise ObscuraError(f"ddpm: image_size {self.image_size} must be divisible by {f} "
@@ -135,7 +142,8 @@ class DDPM(GenerativeModel):
         self.config = config
         c, s = config.channels, config.image_size
         self.diffusion = Diffusion((c, s, s), config.base_channels, config.channel_mults, config.attention,
-                                   config.scheduler(clip_sample=True), config.ema_decay, config.min_snr_gamma)
+                                   config.scheduler(clip_sample=True), config.ema_decay, config.min_snr_gamma,
+                                   config.precision)
 
     @property
     def scheduler(self) -> DDPMScheduler:

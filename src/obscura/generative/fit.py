@@ -82,7 +82,8 @@ def fit(name: str, gen_params, images: torch.Tensor, seed: int,
     if name == "ldm":
         model.fit_latent_scale(images)
     settings = TrainSettings(epochs=section.epochs, batch_size=section.batch_size, lr=section.lr, seed=seed,
-                             checkpoint_every=gen_params.checkpoint_every, log_every=gen_params.log_every)
+                             checkpoint_every=gen_params.checkpoint_every, log_every=gen_params.log_every,
+                             lr_schedule=section.lr_schedule)
     state = gen_params.output / ".state" / f"{name}.pt"
     # the curve does not change the weights: a run resumes across a change of curve_every
     fingerprint = {"section": section.model_dump(mode="json", exclude={"curve_every"}),

@@ -70,7 +70,8 @@ class LDM(GenerativeModel):
         self.autoencoder = config.build_autoencoder().requires_grad_(False).eval()
         shape = self.autoencoder.latent_shape
         self.diffusion = Diffusion(shape, config.base_channels, config.channel_mults, config.attention,
-                                   config.scheduler(clip_sample=False), config.ema_decay, config.min_snr_gamma)
+                                   config.scheduler(clip_sample=False), config.ema_decay, config.min_snr_gamma,
+                                   config.precision)
         self.register_buffer("latent_scale", torch.ones(()))
 
     def train(self, mode: bool = True):

@@ -6,6 +6,7 @@ loop's per-step generator, so an interrupted run resumes to the same weights as 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -27,6 +28,16 @@ class TrainSettings:
     seed: int = 0
     checkpoint_every: int = 100
     log_every: int = 10
+    lr_schedule: str = "constant"    # or "cosine": lr · (1 + cos(π · step / steps)) / 2
+
+
+def learning_rate(settings: TrainSettings, step: int, total_steps: int) -> float:
+    """The learning rate of (0-based) ``step`` of ``total_steps``."""
+    if settings.lr_schedule == "constant":
+        return settings.lr
+    if settings.lr_schedule == "cosine":
+        return settings.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    raise ObscuraError(f"unknown lr_schedule {settings.lr_schedule!r}; use 'constant' or 'cosine'.")
 
 
 @dataclass
@@ -60,6 +71,10 @@ class GenerativeTask:
         if self._order is None or self._order[0] != epoch:
             self._order = (epoch, epoch_order(self.settings.seed, epoch, len(self.data)))
         bs = self.settings.batch_size
+        lr = learning_rate(self.settings, step, self.settings.epochs * self.steps_per_epoch)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = lr
         t0 = time.perf_counter()
         self.model.train()
         logs = self.model.training_step(self.data[self._order[1][i * bs:(i + 1) * bs]], self.optimizers, generator)

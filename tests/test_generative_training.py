@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from obscura.generative.checkpoint import CheckpointError, load_model, save_checkpoint
-from obscura.generative.registry import tiny_config
 from obscura.errors import ObscuraError
-from obscura.generative.registry import MODELS
+from obscura.generative.checkpoint import CheckpointError, load_model, save_checkpoint
+from obscura.generative.registry import MODELS, tiny_config
 from obscura.generative.train import TrainSettings, learning_rate, train
 from obscura.methods import read_checkpoint
 

@@ -63,15 +63,19 @@ def first_octave(params: SfmParams, width: int, height: int) -> int:
     400x300) — else 0."""
     if params.first_octave != "auto":
         return params.first_octave
+    return -1 if input_pixels(params, width, height) <= AUTO_OCTAVE_MAX_PIXELS else 0
+
+
+def input_pixels(params: SfmParams, width: int, height: int) -> float:
+    """Pixels of the image SIFT gets: downscaled so its long side is at most ``max_image_size``."""
     scale = min(1.0, params.max_image_size / max(width, height))
-    return -1 if width * height * scale * scale <= AUTO_OCTAVE_MAX_PIXELS else 0
+    return width * height * scale * scale
 
 
 def sift_pixels(params: SfmParams, width: int, height: int) -> float:
     """Pixels of the image SIFT's first octave works on: downscaled to ``max_image_size``, doubled per
     octave below 0 (first_octave -1 upsamples 2x along each axis)."""
-    scale = min(1.0, params.max_image_size / max(width, height)) * 2.0 ** -first_octave(params, width, height)
-    return width * height * scale * scale
+    return input_pixels(params, width, height) * 4.0 ** -first_octave(params, width, height)
 
 
 def max_num_features(params: SfmParams, width: int, height: int) -> int:

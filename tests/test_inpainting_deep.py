@@ -127,6 +127,22 @@ def test_repaint_with_oracle_denoiser_recovers_the_hole(strength):
     torch.testing.assert_close(out, target, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("below, limit", [(True, 15), (False, 50)])
+def test_repaint_model_trains_on_the_timesteps_its_chain_visits(below, limit):
+    """train_below_start: the ε-loss draws t only below the chain's start, round(strength·T); else all T."""
+    model = make_config("diffusion", tiny=True, strength=0.3, train_below_start=below).setup()
+    assert model.start_timestep() == 14
+    seen = []
+    unet = model.diffusion.unet
+    unet.register_forward_hook(lambda mod, args, out: seen.append(args[1]))
+    batch = {"image": torch.rand(64, 3, 8, 8)}
+    torch.manual_seed(0)
+    for _ in range(4):
+        model.generator_loss(batch)
+    t = torch.cat(seen)
+    assert int(t.max()) == limit - 1 and int(t.min()) == 0
+
+
 def test_interrupted_training_resumes_to_identical_weights(tmp_path, photos):
     """The shared loop: a run stopped after a checkpoint and restarted ends where an uninterrupted one does."""
     def run(state=None, log=None):

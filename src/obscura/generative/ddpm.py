@@ -33,12 +33,14 @@ class Diffusion(nn.Module):
         self.scheduler = scheduler
         self.ema_decay = ema_decay
 
-    def loss(self, x0: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """E_t,ε w_t ||ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)||² with t uniform over the T steps; w_t = 1, or with
+    def loss(self, x0: torch.Tensor, generator: torch.Generator | None = None,
+             max_timestep: int | None = None) -> torch.Tensor:
+        """E_t,ε w_t ||ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)||² with t uniform over the T steps (or the first
+        ``max_timestep``, for a model only ever sampled from there down); w_t = 1, or with
         ``min_snr_gamma`` = γ > 0 the Min-SNR-γ weight min(SNR_t, γ) / SNR_t (SNR_t = ᾱ_t / (1 − ᾱ_t), Hang et
         al. 2023): the nearly clean timesteps, whose ε is hard to read and matters little, weigh less.
         With ``precision`` "bf16" the UNet runs under CPU bfloat16 autocast (the loss stays float32)."""
-        t = torch.randint(0, self.scheduler.num_train_timesteps, (x0.shape[0],), generator=generator)
+        t = torch.randint(0, max_timestep or self.scheduler.num_train_timesteps, (x0.shape[0],), generator=generator)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             pred = self.unet(self.scheduler.add_noise(x0, noise, t), t)

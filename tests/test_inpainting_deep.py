@@ -7,6 +7,7 @@ from skimage.transform import resize
 from obscura.errors import ObscuraError
 from obscura.inpainting.deep.base import hole_l1
 from obscura.inpainting.deep.data import CropSampler
+from obscura.inpainting.deep.diffusion import repaint_path
 from obscura.inpainting.deep.edge_guided import canny_edges, known_edges
 from obscura.inpainting.deep.nets import pyramid_fill
 from obscura.inpainting.deep.registry import METHODS, load_checkpoint, make_config, save_checkpoint
@@ -106,11 +107,11 @@ def test_hole_l1_ignores_known_pixels():
     assert hole_l1(b, a, hole).item() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("strength", [1.0, 0.5])
-def test_repaint_with_oracle_denoiser_recovers_the_hole(strength):
+@pytest.mark.parametrize("strength, jump", [(1.0, 1), (0.5, 1), (1.0, 2), (0.5, 3)])
+def test_repaint_with_oracle_denoiser_recovers_the_hole(strength, jump):
     """With the exact noise predictor for a known x0, the RePaint chain must land on x0 in the hole:
     checks the strided steps, the re-noised pasting of known pixels and the resampling jumps."""
-    model = make_config("diffusion", tiny=True, sample_steps=5, resample=3, strength=strength).setup()
+    model = make_config("diffusion", tiny=True, sample_steps=5, resample=3, strength=strength, jump=jump).setup()
     target = torch.rand(1, 3, 16, 16)
     x0 = target * 2 - 1
     sched = model.diffusion.scheduler
@@ -125,6 +126,25 @@ def test_repaint_with_oracle_denoiser_recovers_the_hole(strength):
     hole[..., 3:12, 4:13] = 1
     out = model(target * (1 - hole), hole)
     torch.testing.assert_close(out, target, atol=1e-4, rtol=0)
+
+
+def test_repaint_path_is_the_papers_schedule():
+    """Jump length 1 repeats every step (down, up, down); longer jumps go back up that many steps at each
+    multiple of the jump length; the last step lands on x_0 once."""
+    assert repaint_path(3, 1, 2) == [0, 1, 0, 1, 2, 1, 2, 3]
+    assert repaint_path(5, 2, 2) == [0, 1, 2, 1, 0, 1, 2, 3, 4, 3, 2, 3, 4, 5]
+    assert repaint_path(4, 1, 1) == [0, 1, 2, 3, 4]
+    for n, jump, resample in [(10, 3, 4), (7, 2, 3), (6, 10, 2)]:
+        path = repaint_path(n, jump, resample)
+        moves = np.diff(path)
+        assert path[0] == 0 and path[-1] == n and set(moves) <= {-1, 1}
+        assert (moves == 1).sum() == n + (resample - 1) * jump * len(range(jump, n, jump))
+
+
+@pytest.mark.parametrize("bad", [{"jump": 0}, {"resample": 0}, {"strength": 0.0}, {"strength": 1.5}])
+def test_repaint_config_refuses_bad_schedules(bad):
+    with pytest.raises(ObscuraError, match="diffusion"):
+        make_config("diffusion", tiny=True, **bad)
 
 
 @pytest.mark.parametrize("below, limit", [(True, 15), (False, 50)])

@@ -2,8 +2,9 @@
 
 The ε-model is trained unconditionally on photo crops (it never sees masks). Inpainting runs the
 reverse chain on a strided timestep sequence; after every step the known pixels are replaced by
-the ground truth noised to the same level, and each step is repeated ``resample`` times by
-jumping back up with q(x_t | x_t_prev), which harmonises the fill with its surroundings.
+the ground truth noised to the same level, and the chain jumps back up ``jump`` steps with
+q(x_t | x_t_prev) ``resample`` − 1 times every ``jump`` steps (RePaint's jump length and count), which
+harmonises the fill with its surroundings.
 
 ``strength`` < 1 starts the chain at t = strength * T from the smooth initial fill noised to that
 level (an SDEdit-style warm start) instead of pure noise: a small CPU-trained ε-model then only has
@@ -19,6 +20,7 @@ from typing import ClassVar
 import torch
 from tqdm import tqdm
 
+from obscura.errors import ObscuraError
 from obscura.generative.ddpm import Diffusion
 from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite
 
@@ -34,13 +36,35 @@ class DiffusionConfig(DeepConfig):
     beta_schedule: str = "linear"
     ema_decay: float = 0.995
     sample_steps: int = 10  # strided reverse steps at inference
-    resample: int = 2  # RePaint jumps per step (1 = plain replacement)
+    resample: int = 2  # times each stretch of the chain is run (1 = plain replacement, no jumps)
+    jump: int = 1  # RePaint jump length: strided steps taken back up at each jump
     strength: float = 0.3  # fraction of the chain run (1.0: start from pure noise, plain RePaint)
     train_below_start: bool = True  # train the ε-model only on the timesteps inference visits (t < strength·T)
     seed: int = 0  # sampling noise
 
+    def validate(self) -> None:
+        if self.resample < 1 or self.jump < 1:
+            raise ObscuraError(f"diffusion: resample ({self.resample}) and jump ({self.jump}) must be >= 1.")
+        if not 0 < self.strength <= 1:
+            raise ObscuraError(f"diffusion: strength must be in (0, 1], got {self.strength}.")
+
     def setup(self) -> "DiffusionInpaint":
         return DiffusionInpaint(self)
+
+
+def repaint_path(n: int, jump: int, resample: int) -> list[int]:
+    """RePaint's schedule as indices into ``n`` strided timesteps (0 the noisiest, ``n`` = x_0): one step down at
+    a time; on reaching a multiple k of ``jump`` (0 < k < n) for the first ``resample`` − 1 times, ``jump`` steps
+    back up."""
+    path, left, i = [0], {k: resample - 1 for k in range(jump, n, jump)}, 0
+    while i < n:
+        i += 1
+        path.append(i)
+        if left.get(i, 0) > 0:
+            left[i] -= 1
+            path.extend(range(i - 1, i - jump - 1, -1))
+            i -= jump
+    return path
 
 
 
@@ -93,13 +117,15 @@ class DiffusionInpaint(InpaintModel):
         else:
             init = self.prepare(x0 * 0.5 + 0.5, m) * 2 - 1
             x = sched.add_noise(init, torch.randn(x0.shape, generator=g), ts[0])
-        for t, t_prev in tqdm(list(zip(ts, [*ts[1:], -1])), desc="repaint", disable=not progress, leave=False):
-            for r in range(c.resample):
-                unknown = sched.ddim_step(net(x, t), t, t_prev, x, eta=1.0, generator=g)
-                known = x0 if t_prev < 0 else sched.add_noise(x0, torch.randn(x0.shape, generator=g), t_prev)
-                x_prev = m * unknown + (1 - m) * known
-                if r < c.resample - 1 and t_prev >= 0:
-                    x = self._jump(x_prev, t_prev, t, g)
-            x = x_prev
+        times = [*ts, -1]
+        path = repaint_path(len(ts), c.jump, c.resample)
+        for i, j in tqdm(list(zip(path, path[1:])), desc="repaint", disable=not progress, leave=False):
+            t, t_next = times[i], times[j]
+            if j < i:                                           # jump back up: q(x_t_next | x_t)
+                x = self._jump(x, t, t_next, g)
+                continue
+            unknown = sched.ddim_step(net(x, t), t, t_next, x, eta=1.0, generator=g)
+            known = x0 if t_next < 0 else sched.add_noise(x0, torch.randn(x0.shape, generator=g), t_next)
+            x = m * unknown + (1 - m) * known
         out = (x[..., :h, :w] + 1) / 2
         return composite(out, image, hole)

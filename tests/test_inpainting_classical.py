@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from skimage import data
@@ -6,7 +7,7 @@ from skimage.transform import resize
 
 from obscura.errors import ObscuraError
 from obscura.inpainting.classical import CLASSICAL
-from obscura.inpainting.classical.exemplar import criminisi
+from obscura.inpainting.classical.exemplar import _best_source, _maps, criminisi
 from obscura.inpainting.classical.hybrid import hybrid, texture_weight, thick_part
 from obscura.inpainting.classical.variational import biharmonic, harmonic, total_variation
 from obscura.inpainting.masks import random_mask
@@ -73,6 +74,47 @@ def test_criminisi_reproduces_periodic_texture():
     np.testing.assert_allclose(out, texture, atol=1e-6)
     # the diffusion fill cannot do this: it blurs the stripes
     assert np.abs(harmonic(texture, mask) - texture)[mask].mean() > 0.2
+
+
+@pytest.mark.parametrize("kind", ["strokes", "rectangles", "box"])
+def test_criminisi_incremental_fields_give_the_reference_fill(kind):
+    """The fast path updates the priority fields around each patch; the reference recomputes them on the whole
+    image after every patch: the fills must be identical, holes touching the border included."""
+    image = resize(data.astronaut()[:256, 128:384], (64, 64), anti_aliasing=True).astype(np.float32)
+    mask = random_mask((64, 64), (30, 40), kind, np.random.default_rng(5))
+    mask[:3, 20:30] = True
+    np.testing.assert_array_equal(criminisi(image, mask, patch_size=7),
+                                  criminisi(image, mask, patch_size=7, incremental=False))
+
+
+def test_criminisi_fields_match_opencv(photo):
+    """Sobel gradients, the Gaussian-blurred normals, the eroded known region and the front agree with OpenCV's
+    operators (to rounding) on a photo with a hole."""
+    known = ~random_mask(photo.shape[:2], (20, 30), "strokes", np.random.default_rng(1))
+    gx, gy, valid, nx, ny, front = _maps(photo, known)
+    gray = photo @ np.array([0.299, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(gx, cv2.Sobel(gray, cv2.CV_64F, 1, 0, ksize=3) / 8, atol=1e-6)
+    np.testing.assert_allclose(gy, cv2.Sobel(gray, cv2.CV_64F, 0, 1, ksize=3) / 8, atol=1e-6)
+    kf = cv2.GaussianBlur(known.astype(np.float64), (5, 5), 1.0)
+    cx, cy = cv2.Sobel(kf, cv2.CV_64F, 1, 0, ksize=3), cv2.Sobel(kf, cv2.CV_64F, 0, 1, ksize=3)
+    norm = np.hypot(cx, cy) + 1e-12
+    np.testing.assert_allclose(nx, cx / norm, atol=1e-6)
+    np.testing.assert_allclose(ny, cy / norm, atol=1e-6)
+    k8 = known.astype(np.uint8)
+    np.testing.assert_array_equal(valid, cv2.erode(k8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0)
+    np.testing.assert_array_equal(front, ~known & (cv2.dilate(k8, np.ones((3, 3), np.uint8)) > 0))
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 5])
+def test_best_source_is_the_first_exhaustive_minimum(chunks):
+    """The chunked parallel scan returns what an exhaustive argmin returns (first index on ties)."""
+    rng = np.random.default_rng(0)
+    work = rng.integers(0, 3, (20, 20, 3)).astype(np.float32)   # few values: many exact ties
+    src_y, src_x = np.nonzero(np.ones((16, 16), bool))
+    oy, ox = np.nonzero(rng.random((5, 5)) < 0.6)
+    target = work[2 + oy, 7 + ox] + rng.integers(0, 2, (oy.size, 3))
+    ssd = np.array([((work[y + oy, x + ox] - target) ** 2).sum() for y, x in zip(src_y, src_x)])
+    assert _best_source(work, src_y, src_x, oy, ox, target, chunks) == int(np.argmin(ssd))
 
 
 def test_hybrid_splits_thin_and_thick():

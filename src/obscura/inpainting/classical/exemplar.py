@@ -7,7 +7,8 @@ copy its pixels into the target's unknown ones, and give them the target's confi
 
 The patch search is an exhaustive SSD scan over every fully-known patch, compiled with numba,
 restricted to the target's known pixels and abandoning a candidate as soon as its partial sum
-exceeds the best so far (exact result, a fraction of the arithmetic).
+exceeds the best so far (exact result, a fraction of the arithmetic), in parallel chunks. The
+per-pixel fields the priorities need are updated only around each copied patch.
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ def _priorities(front_y, front_x, known, conf, gx, gy, valid, nx, ny, r, h, w):
 
 
 @numba.njit(cache=True)
-def _best_source(work, src_y, src_x, oy, ox, target):
-    best, arg = np.inf, 0
+def _best_in(work, src_y, src_x, oy, ox, target, lo, hi):
+    """(SSD, index) of the first source patch in ``[lo, hi)`` with the smallest SSD; a candidate is abandoned
+    once its partial sum reaches the best so far."""
+    best, arg = np.inf, lo
     n_off, c = oy.size, target.shape[1]
-    for s in range(src_y.size):
+    for s in range(lo, hi):
         y0, x0 = src_y[s], src_x[s]
         d = 0.0
         for k in range(n_off):
@@ -64,12 +67,68 @@ def _best_source(work, src_y, src_x, oy, ox, target):
                 break
         if d < best:
             best, arg = d, s
-    return arg
+    return best, arg
 
 
-def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress=None) -> np.ndarray:
+@numba.njit(cache=True, parallel=True)
+def _best_source(work, src_y, src_x, oy, ox, target, chunks):
+    """The first source patch with the smallest SSD: ``chunks`` contiguous runs of the sources scanned in
+    parallel, the same result as one sequential scan."""
+    n = src_y.size
+    best = np.empty(chunks)
+    arg = np.empty(chunks, np.int64)
+    for i in numba.prange(chunks):
+        best[i], arg[i] = _best_in(work, src_y, src_x, oy, ox, target, i * n // chunks, (i + 1) * n // chunks)
+    k = 0
+    for i in range(1, chunks):
+        if best[i] < best[k]:
+            k = i
+    return arg[k]
+
+
+_GAUSS = cv2.getGaussianKernel(5, 1.0)[:, 0]
+
+
+def _shift_sum(p: np.ndarray, weights, axis: int) -> np.ndarray:
+    """Correlate the padded ``p`` with ``weights`` along ``axis`` (output shorter by len(weights) - 1)."""
+    n = p.shape[axis] - len(weights) + 1
+    take = (lambda i: p[i:i + n]) if axis == 0 else (lambda i: p[:, i:i + n])
+    out = weights[0] * take(0)
+    for i in range(1, len(weights)):
+        out = out + weights[i] * take(i)
+    return out
+
+
+def _maps(work: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-pixel fields of the fill on a window: image gradients (gx, gy; Sobel / 8 of the grey image), ``valid``
+    (pixel and its 8 neighbours known), unit normals of the known region (nx, ny; Sobel of its 5x5 Gaussian blur,
+    sigma 1) and the fill ``front`` (unknown pixels next to a known one). Elementwise numpy in a fixed order, so
+    a value depends only on the pixels around it, never on the window it was computed in; borders as OpenCV's
+    defaults (reflect-101; replicate for ``valid``; outside ignored for ``front``)."""
+    gray = work[..., 0] * 0.299 + work[..., 1] * 0.587 + work[..., 2] * 0.114
+    g = np.pad(gray.astype(np.float64), 1, mode="reflect")
+    sy, dy = _shift_sum(g, (1.0, 2.0, 1.0), 0), _shift_sum(g, (-1.0, 0.0, 1.0), 0)
+    gx, gy = _shift_sum(sy, (-1.0, 0.0, 1.0), 1) / 8.0, _shift_sum(dy, (1.0, 2.0, 1.0), 1) / 8.0
+    kf = np.pad(known.astype(np.float64), 2, mode="reflect")
+    kf = np.pad(_shift_sum(_shift_sum(kf, _GAUSS, 0), _GAUSS, 1), 1, mode="reflect")
+    ky, kd = _shift_sum(kf, (1.0, 2.0, 1.0), 0), _shift_sum(kf, (-1.0, 0.0, 1.0), 0)
+    nx, ny = _shift_sum(ky, (-1.0, 0.0, 1.0), 1), _shift_sum(kd, (1.0, 2.0, 1.0), 1)
+    norm = np.hypot(nx, ny) + 1e-12
+    h, w = known.shape
+    edge, zero = np.pad(known, 1, mode="edge"), np.pad(known, 1)
+    valid, near = np.ones_like(known), np.zeros_like(known)
+    for oy in range(3):
+        for ox in range(3):
+            valid &= edge[oy:oy + h, ox:ox + w]
+            near |= zero[oy:oy + h, ox:ox + w]
+    return gx, gy, valid, nx / norm, ny / norm, ~known & near
+
+
+def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress=None,
+              incremental: bool = True) -> np.ndarray:
     """Fill ``mask`` by copying patches from the known region; ``progress(done, total)`` is called
-    after each patch."""
+    after each patch. ``incremental=False`` is the slow reference: every field recomputed on the whole
+    image after each patch (the fast path updates them around the patch, with the same result)."""
     image, mask = check_inputs(image, mask)
     if patch_size < 3 or patch_size % 2 == 0:
         raise ObscuraError(f"criminisi patch_size must be odd and >= 3, got {patch_size}.")
@@ -88,33 +147,33 @@ def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress
                            "use a smaller patch_size or a PDE method.")
 
     conf = known.astype(np.float64)
-    gray_weights = np.array([0.299, 0.587, 0.114], np.float32)
+    maps = _maps(work, known)
+    chunks = min(src_y.size, numba.get_num_threads())
     remaining = int(mask.sum())
     total = remaining
     while remaining > 0:
-        gray = work @ gray_weights
-        gx = cv2.Sobel(gray, cv2.CV_64F, 1, 0, ksize=3) / 8.0
-        gy = cv2.Sobel(gray, cv2.CV_64F, 0, 1, ksize=3) / 8.0
-        valid = cv2.erode(known.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0
-        kf = cv2.GaussianBlur(known.astype(np.float64), (5, 5), 1.0)
-        nx = cv2.Sobel(kf, cv2.CV_64F, 1, 0, ksize=3)
-        ny = cv2.Sobel(kf, cv2.CV_64F, 0, 1, ksize=3)
-        norm = np.hypot(nx, ny) + 1e-12
-        nx, ny = nx / norm, ny / norm
-        front = (~known) & (cv2.dilate(known.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+        gx, gy, valid, nx, ny, front = maps
         fy, fx = np.nonzero(front)
         prio, cys, cxs = _priorities(fy, fx, known, conf, gx, gy, valid, nx, ny, r, h, w)
         k = int(np.argmax(prio))
         cy, cx = int(cys[k]), int(cxs[k])
         ys, xs = slice(cy - r, cy + r + 1), slice(cx - r, cx + r + 1)
         oy, ox = np.nonzero(known[ys, xs])
-        best = _best_source(work, src_y, src_x, oy, ox, work[ys, xs][oy, ox])
+        best = _best_source(work, src_y, src_x, oy, ox, work[ys, xs][oy, ox], chunks)
         source = work[src_y[best]:src_y[best] + patch_size, src_x[best]:src_x[best] + patch_size]
         fill = ~known[ys, xs]
         work[ys, xs][fill] = source[fill]
         conf[ys, xs][fill] = conf[ys, xs][known[ys, xs]].sum() / patch_size ** 2
         known[ys, xs] |= fill
         remaining -= int(fill.sum())
+        if not incremental:
+            maps = _maps(work, known)
+        else:   # the fields change within 3 px of the patch; recompute them there from a window 3 px wider
+            y0, y1, x0, x1 = max(cy - r - 3, 0), min(cy + r + 4, h), max(cx - r - 3, 0), min(cx + r + 4, w)
+            wy0, wy1, wx0, wx1 = max(y0 - 3, 0), min(y1 + 3, h), max(x0 - 3, 0), min(x1 + 3, w)
+            local = _maps(work[wy0:wy1, wx0:wx1], known[wy0:wy1, wx0:wx1])
+            for field, part in zip(maps, local):
+                field[y0:y1, x0:x1] = part[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
         if progress is not None:
             progress(total - remaining, total)
     return composite(work, image, mask)

@@ -87,6 +87,7 @@ def _best_source(work, src_y, src_x, oy, ox, target, chunks):
 
 
 _GAUSS = cv2.getGaussianKernel(5, 1.0)[:, 0]
+_REACH = 3  # px a pixel's change reaches in the fields: the normals' 5x5 blur (2) then 3x3 Sobel (1)
 
 
 def _shift_sum(p: np.ndarray, weights, axis: int) -> np.ndarray:
@@ -168,9 +169,10 @@ def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress
         remaining -= int(fill.sum())
         if not incremental:
             maps = _maps(work, known)
-        else:   # the fields change within 3 px of the patch; recompute them there from a window 3 px wider
-            y0, y1, x0, x1 = max(cy - r - 3, 0), min(cy + r + 4, h), max(cx - r - 3, 0), min(cx + r + 4, w)
-            wy0, wy1, wx0, wx1 = max(y0 - 3, 0), min(y1 + 3, h), max(x0 - 3, 0), min(x1 + 3, w)
+        else:   # the fields change within _REACH px of the patch; recompute them there from a wider window
+            q = r + _REACH
+            y0, y1, x0, x1 = max(cy - q, 0), min(cy + q + 1, h), max(cx - q, 0), min(cx + q + 1, w)
+            wy0, wy1, wx0, wx1 = max(y0 - _REACH, 0), min(y1 + _REACH, h), max(x0 - _REACH, 0), min(x1 + _REACH, w)
             local = _maps(work[wy0:wy1, wx0:wx1], known[wy0:wy1, wx0:wx1])
             for field, part in zip(maps, local):
                 field[y0:y1, x0:x1] = part[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]

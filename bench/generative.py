@@ -6,6 +6,7 @@ the generative part of the pipeline against its 25-minute budget. Prints one JSO
     python bench/generative.py --from-reports        # read reports/generative after `dvc repro`
     python bench/generative.py --fid-samples 2000 --models ddpm   # re-score trained checkpoints at larger N
     python bench/generative.py --protocol full        # 2,000 generated vs 10,000 real test images (~45 min)
+    python bench/generative.py --step-time attention=true   # DDPM training step: params vs an override (~1 min)
 
 Runs write into bench/out/generative (never data/ or reports/) with an MLflow store of their own.
 Re-scoring reports FID, KID (mean and std over overlapping subsets, as the pipeline) and a 95 % KID interval
@@ -155,6 +156,52 @@ def rescore(n: int, models: list[str], n_real: int | None = None) -> dict:
     return out
 
 
+def step_time(overrides: list[str], rounds: int = 4, steps: int = 15) -> dict:
+    """Seconds per DDPM training step (forward, backward, Adam, EMA) at the params' batch size: the configured
+    model against the same model with ``overrides`` (``key=yaml-value`` on generative.ddpm), timed in rounds
+    that alternate between the two in one process, so a change in the machine's speed hits both alike."""
+    import dataclasses
+
+    import torch
+    import yaml
+
+    from obscura.config import load_params
+    from obscura.generative.registry import config_from_params
+
+    params = load_params(ROOT / "params.yaml")
+    gp = params.generative
+    changes = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--step-time takes key=value overrides of generative.ddpm, got {item!r}.")
+        changes[key] = yaml.safe_load(value)
+    base = config_from_params("ddpm", gp)
+    variants = {"params": base, "override": dataclasses.replace(base, **changes)}
+    batch = torch.randn(gp.ddpm.batch_size, gp.channels, gp.image_size, gp.image_size).clamp(-1, 1)
+    times = {k: [] for k in variants}
+    for name, config in variants.items():
+        torch.manual_seed(params.seed)
+        model = config.setup()
+        opt = model.configure_optimizers(gp.ddpm.lr)["model"]
+        variants[name] = (model, opt)
+    for _ in range(rounds):
+        for name, (model, opt) in variants.items():
+            for i in range(steps + 2):
+                if i == 2:                                   # two warm-up steps per round
+                    t0 = time.perf_counter()
+                loss = model.diffusion.loss(batch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                model.diffusion.update_ema()
+            times[name].append((time.perf_counter() - t0) / steps)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    return {"override": changes, "batch_size": gp.ddpm.batch_size, "seconds_per_step": med,
+            "rounds": times, "ratio": med["override"] / med["params"], "torch_threads": torch.get_num_threads(),
+            "load_average": os.getloadavg()[0]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of training images and FID samples")
@@ -164,8 +211,12 @@ def main() -> None:
                     help="re-score trained checkpoints: full = 2,000 generated vs 10,000 real test images")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS,
                     help="with --fid-samples or --protocol")
+    ap.add_argument("--step-time", nargs="+", metavar="KEY=VALUE",
+                    help="time DDPM training steps with params.yaml against these generative.ddpm overrides")
     args = ap.parse_args()
-    if args.fid_samples or args.protocol:
+    if args.step_time:
+        result = step_time(args.step_time)
+    elif args.fid_samples or args.protocol:
         n, n_real = PROTOCOLS[args.protocol] if args.protocol else (args.fid_samples, args.fid_samples)
         with contextlib.redirect_stdout(sys.stderr):
             result = rescore(n, args.models, n_real)

@@ -6,6 +6,8 @@ the generative part of the pipeline against its 25-minute budget. Prints one JSO
     python bench/generative.py --from-reports        # read reports/generative after `dvc repro`
     python bench/generative.py --fid-samples 2000 --models ddpm   # re-score trained checkpoints at larger N
     python bench/generative.py --protocol full        # 2,000 generated vs 10,000 real test images (~45 min)
+    python bench/generative.py --protocol full --models ldm --checkpoints DIR   # DIR/ldm/model.pt, e.g. from
+        dvc get . data/generative/ldm/model.pt --rev <experiment ref> -o DIR/ldm/model.pt
     python bench/generative.py --step-time attention=true   # DDPM training step: params vs an override (~1 min)
 
 Runs write into bench/out/generative (never data/ or reports/) with an MLflow store of their own.
@@ -110,10 +112,11 @@ def run_all(scale: float) -> dict:
 PROTOCOLS = {"full": (2000, 10000)}    # generated images vs real test images
 
 
-def rescore(n: int, models: list[str], n_real: int | None = None) -> dict:
-    """FID/KID of the checkpoints in data/generative at ``n`` samples against ``n_real`` (default ``n``) real
-    test images, with the real-vs-real figure at the same counts (``n`` train images vs the same test images)
-    and a 95 % interval of KID from 10 disjoint subset pairs. Real features are cached in bench/out."""
+def rescore(n: int, models: list[str], n_real: int | None = None, checkpoints: Path | None = None) -> dict:
+    """FID/KID of the checkpoints in data/generative (or ``checkpoints``/<model>/model.pt) at ``n`` samples
+    against ``n_real`` (default ``n``) real test images, with the real-vs-real figure at the same counts (``n``
+    train images vs the same test images) and a 95 % interval of KID from 10 disjoint subset pairs. Real features
+    are cached in bench/out."""
     import torch
 
     from obscura.config import load_params
@@ -148,8 +151,8 @@ def rescore(n: int, models: list[str], n_real: int | None = None) -> dict:
 
     out = {"samples": n, "real_samples": n_real, "real_vs_real": score(train), "models": {}}
     for name in models:
-        model, _ = load_model(gp.output / name / "model.pt", expect=name, image_size=gp.image_size,
-                              channels=gp.channels)
+        model, _ = load_model((checkpoints or gp.output) / name / "model.pt", expect=name,
+                              image_size=gp.image_size, channels=gp.channels)
         samples, _ = generate(model, n, ev.batch_size, params.seed)
         out["models"][name] = score(extract_features(net, samples, ev.batch_size, desc=f"inception: {name}"))
         out["models"][name]["fid_over_real_vs_real"] = out["models"][name]["fid"] / out["real_vs_real"]["fid"]
@@ -211,6 +214,8 @@ def main() -> None:
                     help="re-score trained checkpoints: full = 2,000 generated vs 10,000 real test images")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS,
                     help="with --fid-samples or --protocol")
+    ap.add_argument("--checkpoints", type=Path, metavar="DIR",
+                    help="with --fid-samples or --protocol: score DIR/<model>/model.pt instead of data/generative")
     ap.add_argument("--step-time", nargs="+", metavar="KEY=VALUE",
                     help="time DDPM training steps with params.yaml against these generative.ddpm overrides")
     args = ap.parse_args()
@@ -219,7 +224,7 @@ def main() -> None:
     elif args.fid_samples or args.protocol:
         n, n_real = PROTOCOLS[args.protocol] if args.protocol else (args.fid_samples, args.fid_samples)
         with contextlib.redirect_stdout(sys.stderr):
-            result = rescore(n, args.models, n_real)
+            result = rescore(n, args.models, n_real, args.checkpoints and args.checkpoints.resolve())
     elif args.from_reports:
         result = from_reports(ROOT / "reports" / "generative")
     else:

@@ -47,7 +47,7 @@ $(VIEWER): viewer/package.json viewer/package-lock.json viewer/src/main.js  ## t
 run: setup  ## the main job: bring the whole DVC pipeline up to date
 	$(BIN)/dvc repro
 
-quality: setup  ## generative quality profile as a DVC experiment: DDPM, LDM, GAN 45-50 min each (profiles/quality.yaml)
+quality: setup  ## generative quality profile as a DVC experiment: DDPM, LDM, GAN 30-50 min each (profiles/quality.yaml)
 	$(BIN)/obscura exp quality
 
 test: setup  ## the test suite

@@ -9,6 +9,7 @@ the generative part of the pipeline against its 25-minute budget. Prints one JSO
     python bench/generative.py --protocol full --models ldm --checkpoints DIR   # DIR/ldm/model.pt, e.g. from
         dvc get . data/generative/ldm/model.pt --rev <experiment ref> -o DIR/ldm/model.pt
     python bench/generative.py --step-time attention=true   # DDPM training step: params vs an override (~1 min)
+    python bench/generative.py --reconstructions ae   # FID/KID of the AE's reconstructions: the LDM's ceiling
 
 Runs write into bench/out/generative (never data/ or reports/) with an MLflow store of their own.
 Re-scoring reports FID, KID (mean and std over overlapping subsets, as the pipeline) and a 95 % KID interval
@@ -205,6 +206,34 @@ def step_time(overrides: list[str], rounds: int = 4, steps: int = 15) -> dict:
             "load_average": os.getloadavg()[0]}
 
 
+def reconstructions(name: str) -> dict:
+    """FID/KID of ``name``'s reconstructions of the real-vs-real floor's seeded training images against the
+    pipeline's cached test features: what a latent model decoding through this autoencoder could at best score
+    (read against the floor, the same images unreconstructed)."""
+    import torch
+
+    from obscura.config import load_params
+    from obscura.generative.checkpoint import load_model
+    from obscura.generative.data import fashion_mnist
+    from obscura.generative.evaluate import inception_reference_path, load_inception_reference
+    from obscura.metrics import InceptionFeatures, extract_features, fid_kid
+
+    os.chdir(ROOT)
+    params = load_params(ROOT / "params.yaml")
+    gp, ev = params.generative, params.generative.eval
+    real = load_inception_reference(inception_reference_path(gp), gp.image_size, gp.channels)
+    x, _ = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)
+    x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(params.seed))[: ev.fid_samples]]
+    model, _ = load_model(gp.output / name / "model.pt", expect=name, image_size=gp.image_size, channels=gp.channels)
+    with torch.no_grad():
+        rec = torch.cat([model.decode(model.encode(b)) for b in x.split(ev.batch_size)])
+    scores = fid_kid(real, extract_features(InceptionFeatures(), rec, ev.batch_size, desc=f"inception: {name}"),
+                     ev.kid_subset_size, ev.kid_subsets, params.seed)
+    floor = json.loads((gp.reports / "reference.json").read_text())
+    return {"model": name, "samples": len(x), "real_samples": len(real), **scores,
+            "mse": float((rec - x).pow(2).mean()), "fid_real_baseline": floor["fid_real_baseline"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of training images and FID samples")
@@ -218,8 +247,13 @@ def main() -> None:
                     help="with --fid-samples or --protocol: score DIR/<model>/model.pt instead of data/generative")
     ap.add_argument("--step-time", nargs="+", metavar="KEY=VALUE",
                     help="time DDPM training steps with params.yaml against these generative.ddpm overrides")
+    ap.add_argument("--reconstructions", choices=("ae", "vae"),
+                    help="FID/KID of this autoencoder's reconstructions of real images (an LDM's ceiling)")
     args = ap.parse_args()
-    if args.step_time:
+    if args.reconstructions:
+        with contextlib.redirect_stdout(sys.stderr):
+            result = reconstructions(args.reconstructions)
+    elif args.step_time:
         result = step_time(args.step_time)
     elif args.fid_samples or args.protocol:
         n, n_real = PROTOCOLS[args.protocol] if args.protocol else (args.fid_samples, args.fid_samples)

@@ -181,6 +181,10 @@ def step_time(overrides: list[str], rounds: int = 4, steps: int = 15) -> dict:
             raise SystemExit(f"--step-time takes key=value overrides of generative.ddpm, got {item!r}.")
         changes[key] = yaml.safe_load(value)
     base = config_from_params("ddpm", gp)
+    unknown = set(changes) - {f.name for f in dataclasses.fields(base)}
+    if unknown:
+        raise SystemExit(f"--step-time: the ddpm config has no field {', '.join(sorted(unknown))}; its fields: "
+                         f"{', '.join(f.name for f in dataclasses.fields(base))}.")
     variants = {"params": base, "override": dataclasses.replace(base, **changes)}
     batch = torch.randn(gp.ddpm.batch_size, gp.channels, gp.image_size, gp.image_size).clamp(-1, 1)
     times = {k: [] for k in variants}

@@ -123,7 +123,7 @@ def rescore(n: int, models: list[str], n_real: int | None = None, checkpoints: P
     from obscura.config import load_params
     from obscura.metrics import extract_features, fid_kid, InceptionFeatures, kid_interval
     from obscura.generative.checkpoint import load_model
-    from obscura.generative.data import fashion_mnist
+    from obscura.generative.data import fashion_mnist, floor_indices
     from obscura.generative.evaluate import generate
 
     os.chdir(ROOT)                                   # params paths are relative to the repository
@@ -141,7 +141,7 @@ def rescore(n: int, models: list[str], n_real: int | None = None, checkpoints: P
             torch.save(extract_features(net, images(), ev.batch_size, desc=f"inception: {split}"), path)
         return torch.load(path, weights_only=True)
 
-    perm = torch.randperm(60000, generator=torch.Generator().manual_seed(params.seed))[:n]
+    perm = floor_indices(60000, n, params.seed)
     test = cached("test", n_real, lambda: fashion_mnist(gp.prepared, "test", gp.image_size, gp.channels, n_real)[0])
     train = cached(f"train-seed{params.seed}", n,
                    lambda: fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)[0][perm])
@@ -218,7 +218,7 @@ def reconstructions(name: str) -> dict:
 
     from obscura.config import load_params
     from obscura.generative.checkpoint import load_model
-    from obscura.generative.data import fashion_mnist
+    from obscura.generative.data import fashion_mnist, floor_indices
     from obscura.generative.evaluate import inception_reference_path, load_inception_reference
     from obscura.metrics import InceptionFeatures, extract_features, fid_kid
 
@@ -227,7 +227,7 @@ def reconstructions(name: str) -> dict:
     gp, ev = params.generative, params.generative.eval
     real = load_inception_reference(inception_reference_path(gp), gp.image_size, gp.channels)
     x, _ = fashion_mnist(gp.prepared, "train", gp.image_size, gp.channels)
-    x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(params.seed))[: ev.fid_samples]]
+    x = x[floor_indices(len(x), ev.fid_samples, params.seed)]
     model, _ = load_model(gp.output / name / "model.pt", expect=name, image_size=gp.image_size, channels=gp.channels)
     with torch.no_grad():
         rec = torch.cat([model.decode(model.encode(b)) for b in x.split(ev.batch_size)])

@@ -83,13 +83,14 @@ def make_reference(path, x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor,
 
     from obscura.methods import save_checkpoint
     from obscura.metrics import ClassifierFeatures, extract_features, fid_kid
+    from obscura.generative.data import floor_indices
 
     path = Path(path)
     clf = train_classifier(x, y, cp.epochs, cp.batch_size, cp.lr, seed, log=log,
                            state_path=path.with_name(f".{path.name}.state"))
     feats = ClassifierFeatures(clf)
     real = extract_features(feats, x_test[:real_samples])
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:fid_samples]
+    perm = floor_indices(len(x), fid_samples, seed)
     base = fid_kid(real, extract_features(feats, x[perm]), kid_subset_size, kid_subsets, seed)
     save_checkpoint(path, "classifier", "fashion_mnist_cnn", {"channels": clf.channels, "image_size": clf.image_size},
                     clf.state_dict(), {"test_features": real})

@@ -17,3 +17,8 @@ def fashion_mnist(prepared: str | Path, split: str, image_size: int, channels: i
     if limit is not None:
         x, y = x[:limit], y[:limit]
     return to_model_space(x, image_size, channels), torch.as_tensor(y).long()
+
+
+def floor_indices(total: int, n: int, seed: int) -> torch.Tensor:
+    """The ``n`` seeded training-image indices the real-vs-real floors score (Inception and classifier FD)."""
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]

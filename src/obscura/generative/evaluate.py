@@ -14,6 +14,7 @@ from obscura.errors import ObscuraError
 from obscura.generative import metrics as M
 from obscura.metrics import ClassifierFeatures, extract_features, fid_kid, INCEPTION_NAME, InceptionFeatures
 from obscura.generative.classifier import FashionClassifier
+from obscura.generative.data import floor_indices
 
 
 @dataclass
@@ -56,7 +57,7 @@ def real_baseline(test_images: torch.Tensor, train_images: torch.Tensor, ev, see
     t0 = time.perf_counter()
     real = extract_features(net, test_images, ev.batch_size, desc="inception: test images")
     seconds = time.perf_counter() - t0
-    perm = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))[: ev.fid_samples]
+    perm = floor_indices(len(train_images), ev.fid_samples, seed)
     train = extract_features(net, train_images[perm], ev.batch_size, desc="inception: train images")
     base = fid_kid(real, train, ev.kid_subset_size, ev.kid_subsets, seed)
     return real, {"fid_real_baseline": base["fid"], "kid_real_baseline": base["kid"], "kid_real_baseline_std": base["kid_std"],

@@ -9,7 +9,8 @@ from obscura.errors import ObscuraError
 from obscura.inpainting.classical import CLASSICAL
 from obscura.inpainting.classical.exemplar import _best_source, _maps, criminisi
 from obscura.inpainting.classical.hybrid import hybrid, texture_weight, thick_part
-from obscura.inpainting.classical.variational import biharmonic, harmonic, total_variation
+from obscura.inpainting.classical.variational import (_tv_descent, _tv_descent_reference, biharmonic, harmonic,
+                                                      total_variation)
 from obscura.inpainting.masks import random_mask
 
 
@@ -43,6 +44,18 @@ def test_pde_recovers_linear_ramp(method):
     mask[3:8, 44:49] = True
     out = method(image, mask)
     np.testing.assert_allclose(out, image, atol=2e-3)
+
+
+def test_total_variation_kernel_matches_its_numpy_reference():
+    rng = np.random.default_rng(3)
+    u = rng.random((23, 31, 3))
+    hole = np.zeros((23, 31), bool)
+    hole[:9, 20:] = True                      # touching the top and right borders
+    hole[12:20, 3:11] = True
+    fast = _tv_descent(u, hole, 40, 1e-2, 0.2)
+    np.testing.assert_allclose(fast, _tv_descent_reference(u, hole, 40, 1e-2, 0.2), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(fast[~hole], u[~hole])
+    assert np.abs(fast - u)[hole].max() > 1e-3   # the descent moved the hole
 
 
 def test_own_biharmonic_matches_skimage(photo):

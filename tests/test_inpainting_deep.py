@@ -5,7 +5,7 @@ from skimage import data
 from skimage.transform import resize
 
 from obscura.errors import ObscuraError
-from obscura.inpainting.deep.base import hole_l1
+from obscura.inpainting.deep.base import hole_l1, hole_mse
 from obscura.inpainting.deep.data import CropSampler
 from obscura.inpainting.deep.diffusion import repaint_path
 from obscura.inpainting.deep.edge_guided import canny_edges, known_edges
@@ -99,12 +99,24 @@ def test_canny_targets_and_known_edges():
     assert seen[..., 8:22, 8:22].sum() == 0 and seen.sum() > 0
 
 
-def test_hole_l1_ignores_known_pixels():
-    a, b = torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4)
+def test_hole_losses_ignore_known_pixels():
+    a, b = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 2.0)
     hole = torch.zeros(1, 1, 4, 4)
     hole[..., :2, :] = 1
     b[..., 2:, :] = 5.0
-    assert hole_l1(b, a, hole).item() == pytest.approx(1.0)
+    assert hole_l1(b, a, hole).item() == pytest.approx(2.0)
+    assert hole_mse(b, a, hole).item() == pytest.approx(4.0)
+
+
+def test_hole_loss_is_the_configured_one():
+    image, hole = torch.rand(2, 3, 16, 16), torch.zeros(2, 1, 16, 16)
+    hole[..., 4:12, 4:12] = 1
+    out = image + 0.1 * torch.randn_like(image)
+    for loss, reference in (("mse", hole_mse), ("l1", hole_l1)):
+        model = make_config("single_stage", tiny=True, loss=loss).setup()
+        assert model.hole_loss(out, image, hole).item() == pytest.approx(reference(out, image, hole).item())
+    with pytest.raises(ObscuraError, match="loss must be one of mse, l1"):
+        make_config("single_stage", loss="l2")
 
 
 @pytest.mark.parametrize("strength, jump", [(1.0, 1), (0.5, 1), (1.0, 2), (0.5, 3)])

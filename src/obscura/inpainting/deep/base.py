@@ -1,4 +1,5 @@
-"""Base config and model for deep inpainting: composite output, hole L1 and hinge adversarial loss."""
+"""Base config and model for deep inpainting: composite output, hole loss (MSE or L1) and hinge adversarial
+loss."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from obscura.errors import ObscuraError
 from obscura.inpainting.deep.nets import PatchDiscriminator, harmonic_fill
 from obscura.methods import MethodConfig
 
@@ -23,14 +25,27 @@ class DeepConfig(MethodConfig):
     depth: int = 2
     blocks: int = 2
     adv_weight: float = 0.0  # > 0 adds a PatchGAN critic (hinge loss); it costs hole PSNR here
+    loss: str = "mse"  # hole reconstruction loss: mse (the conditional mean, what PSNR scores) or l1
     disc_width: int = 16
     fill_cycles: int = 4  # multigrid V-cycles of the harmonic initial fill (0: its cascadic start only)
     uses_edges = False  # class attribute: the sampler must provide Canny edge targets
+
+    def validate(self) -> None:
+        if self.loss not in HOLE_LOSSES:
+            raise ObscuraError(f"{self.name}: loss must be one of {', '.join(HOLE_LOSSES)}; got {self.loss!r}.")
 
 
 def hole_l1(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over hole pixels and channels."""
     return ((output - target).abs() * hole).sum() / (hole.sum() * output.shape[1]).clamp_min(1.0)
+
+
+def hole_mse(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over hole pixels and channels."""
+    return (((output - target) ** 2) * hole).sum() / (hole.sum() * output.shape[1]).clamp_min(1.0)
+
+
+HOLE_LOSSES = {"mse": hole_mse, "l1": hole_l1}
 
 
 def composite(fill: torch.Tensor, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -59,6 +74,10 @@ class InpaintModel(nn.Module):
     def net_input(*maps: torch.Tensor) -> torch.Tensor:
         """Concatenate an image in [0, 1] (rescaled to [-1, 1]) with extra maps (mask, edges)."""
         return torch.cat([maps[0] * 2 - 1, *maps[1:]], 1)
+
+    def hole_loss(self, output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """The configured reconstruction loss (``config.loss``) over the hole."""
+        return HOLE_LOSSES[self.config.loss](output, target, hole)
 
     def generator_parameters(self):
         return [p for n, p in self.named_parameters() if not n.startswith("discriminator.")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite, hole_l1
+from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite
 from obscura.inpainting.deep.nets import Generator
 
 
@@ -14,7 +14,7 @@ class CoarseToFineConfig(DeepConfig):
     name: ClassVar[str] = "coarse_to_fine"
     tiny_overrides: ClassVar[dict] = {**DeepConfig.tiny_overrides, "coarse_width": 4}
     coarse_width: int = 8
-    coarse_weight: float = 0.5  # weight of the coarse output's L1 in the loss
+    coarse_weight: float = 0.5  # weight of the coarse output's hole loss
 
     def setup(self) -> "CoarseToFine":
         return CoarseToFine(self)
@@ -38,6 +38,6 @@ class CoarseToFine(InpaintModel):
 
     def reconstruction(self, image, hole, batch):
         coarse, fine = self.stages(image, hole)
-        l_coarse, l_fine = hole_l1(coarse, image, hole), hole_l1(fine, image, hole)
+        l_coarse, l_fine = self.hole_loss(coarse, image, hole), self.hole_loss(fine, image, hole)
         loss = self.config.coarse_weight * l_coarse + l_fine
-        return loss, {"l1": l_fine.item(), "l1_coarse": l_coarse.item()}, fine
+        return loss, {"hole": l_fine.item(), "hole_coarse": l_coarse.item()}, fine

@@ -43,6 +43,7 @@ class DiffusionConfig(DeepConfig):
     seed: int = 0  # sampling noise
 
     def validate(self) -> None:
+        super().validate()
         if self.resample < 1 or self.jump < 1:
             raise ObscuraError(f"diffusion: resample ({self.resample}) and jump ({self.jump}) must be >= 1.")
         if not 0 < self.strength <= 1:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite, hole_l1
+from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite
 from obscura.inpainting.deep.nets import Generator
 
 GRAY = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
@@ -75,5 +75,5 @@ class EdgeGuided(InpaintModel):
         predicted = seen + torch.sigmoid(logits.detach()) * grown
         use_true = (torch.rand(image.shape[0], 1, 1, 1) < self.config.teacher_forcing).float()
         out = self.fill(image, hole, init, use_true * edges + (1 - use_true) * predicted)
-        l1 = hole_l1(out, image, hole)
-        return l1 + self.config.edge_weight * bce, {"l1": l1.item(), "edge_bce": bce.item()}, out
+        rec = self.hole_loss(out, image, hole)
+        return rec + self.config.edge_weight * bce, {"hole": rec.item(), "edge_bce": bce.item()}, out

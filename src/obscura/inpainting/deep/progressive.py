@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import torch.nn.functional as F
 
-from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite, hole_l1
+from obscura.inpainting.deep.base import DeepConfig, InpaintModel, composite
 from obscura.inpainting.deep.nets import Generator
 
 
@@ -57,5 +57,5 @@ class Progressive(InpaintModel):
     def reconstruction(self, image, hole, batch):
         loss, out = 0.0, None
         for out, step in self.passes(image, hole, self.config.train_passes):
-            loss = loss + hole_l1(out, image, step) * step.sum() / hole.sum().clamp_min(1.0)
-        return loss, {"l1": hole_l1(out, image, hole).item()}, out
+            loss = loss + self.hole_loss(out, image, step) * step.sum() / hole.sum().clamp_min(1.0)
+        return loss, {"hole": self.hole_loss(out, image, hole).item()}, out

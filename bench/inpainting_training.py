@@ -15,8 +15,6 @@ import argparse
 import json
 import time
 
-import numpy as np
-
 
 def main() -> None:
     import torch
@@ -27,9 +25,9 @@ def main() -> None:
     from obscura.inpainting.deep.data import CropSampler
     from obscura.inpainting.deep.registry import make_config
     from obscura.inpainting.deep.train import InpaintTask
+    from obscura.inpainting.evaluate import evaluate, summarise
     from obscura.inpainting.masks import bucket_name, photo_set, read_mask_set
     from obscura.inpainting.methods import deep_method
-    from obscura.metrics import mean_interval, psnr
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--method", default="single_stage")
@@ -56,18 +54,11 @@ def main() -> None:
               for k, v in photos(params.prepare.output, s, cfg.image_size).items()}
 
     def score() -> dict:
-        fn, out = deep_method(model), {}
-        for set_name in ("heldout", "unseen"):
-            gains = []
-            for c in (c for c in cases if c["set"] == set_name):
-                target, mask = images[c["image"]], c["mask"]
-                masked = np.where(mask[..., None], 0.0, target).astype(np.float32)
-                gains.append(psnr(fn(masked, mask), target, mask) - psnr(fn.initial_fill(masked, mask), target, mask))
-            lo, hi = mean_interval(gains)
-            out[set_name] = {"n": len(gains), "gain_hole_psnr": round(float(np.mean(gains)), 4),
-                             "lo": round(lo, 4), "hi": round(hi, 4)}
+        table, _ = summarise(evaluate({args.method: deep_method(model)}, images, cases))
         model.train()
-        return out
+        return {r["set"]: {"n": r["n"], "gain_hole_psnr": round(r["gain_hole_psnr"], 4),
+                           "lo": round(r["gain_hole_psnr_lo"], 4), "hi": round(r["gain_hole_psnr_hi"], 4)}
+                for r in table if r["bucket"] == r["kind"] == "all"}
 
     curve, seconds = [{"step": 0, **score()}], 0.0
     for step in tqdm(range(args.steps), desc=f"train {args.method}"):

@@ -35,14 +35,18 @@ class DeepConfig(MethodConfig):
             raise ObscuraError(f"{self.name}: loss must be one of {', '.join(HOLE_LOSSES)}; got {self.loss!r}.")
 
 
+def _hole_mean(error: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    return (error * hole).sum() / (hole.sum() * error.shape[1]).clamp_min(1.0)
+
+
 def hole_l1(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over hole pixels and channels."""
-    return ((output - target).abs() * hole).sum() / (hole.sum() * output.shape[1]).clamp_min(1.0)
+    return _hole_mean((output - target).abs(), hole)
 
 
 def hole_mse(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     """Mean squared error over hole pixels and channels."""
-    return (((output - target) ** 2) * hole).sum() / (hole.sum() * output.shape[1]).clamp_min(1.0)
+    return _hole_mean((output - target) ** 2, hole)
 
 
 HOLE_LOSSES = {"mse": hole_mse, "l1": hole_l1}

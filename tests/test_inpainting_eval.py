@@ -8,7 +8,8 @@ from skimage.transform import resize
 
 from obscura.errors import ObscuraError
 from obscura.inpainting.classical import CLASSICAL
-from obscura.inpainting.evaluate import comparison_grid, count_runs, evaluate, method_metrics, scores, summarise
+from obscura.inpainting.evaluate import (comparison_grid, count_runs, evaluate, method_metrics, paired_difference,
+                                         scores, summarise)
 from obscura.inpainting.masks import mask_set
 from obscura.inpainting.methods import deep_method, get_method
 from obscura.inpainting.outpaint import extend_canvas, outpaint
@@ -66,6 +67,23 @@ def test_summary_intervals_are_the_bootstrap_of_the_case_scores():
         np.mean([r["hole_psnr"] for r in rows if r["set"] == "heldout" and r["kind"] == "box"]), abs=1e-6)
     assert method_metrics(metrics, "m")["hole_psnr_unseen_30_40"] == metrics["m.unseen_30-40.hole_psnr"]
 
+
+def test_paired_difference_uses_only_the_cases_both_methods_ran():
+    """b beats a by exactly 0.5 dB on each shared case; a also ran cases b did not (which must not count)."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(10):
+        bucket = ("10-20", "30-40")[i % 2]
+        base = {"set": "heldout", "image": f"p{i}", "bucket": bucket, "kind": "box"}
+        score = rng.normal(18, 2)
+        rows.append({**base, "method": "a", "hole_psnr": score})
+        if i < 6:
+            rows.append({**base, "method": "b", "hole_psnr": score + 0.5})
+    out = {r["bucket"]: r for r in paired_difference(rows, "b", "a")}
+    assert out["all"]["n"] == 6 and out["30-40"]["n"] == 3 and out["all"]["wins"] == 6
+    assert out["all"]["mean"] == pytest.approx(0.5) and out["all"]["lo"] == pytest.approx(0.5)
+    assert paired_difference(rows, "a", "b")[0]["mean"] == pytest.approx(-0.5)
+    assert paired_difference(rows, "a", "missing") == []
 
 def test_gain_over_the_initial_fill_is_paired_per_case(photo):
     """A method with an ``initial_fill`` is scored against it on the same cases: the gain is the per-case

@@ -97,6 +97,27 @@ def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
     return table, metrics
 
 
+def paired_difference(rows: list[dict], method: str, reference: str, score: str = "hole_psnr") -> list[dict]:
+    """``method`` minus ``reference`` on the cases both ran (same set, photo, bucket and kind), per set over all
+    buckets and per (set, bucket): n, mean, 95 % bootstrap interval of the paired differences and how many
+    cases ``method`` wins. Methods scored on different subsets are compared only where they overlap."""
+    scores = defaultdict(dict)
+    for r in rows:
+        scores[(r["set"], r["image"], r["bucket"], r["kind"])][r["method"]] = float(r[score])
+    groups = defaultdict(list)
+    for (set_name, _, bucket, _), by_method in sorted(scores.items()):
+        if method in by_method and reference in by_method:
+            d = by_method[method] - by_method[reference]
+            groups[(set_name, "all")].append(d)
+            groups[(set_name, bucket)].append(d)
+    out = []
+    for (set_name, bucket), ds in sorted(groups.items()):
+        lo, hi = mean_interval(ds)
+        out.append({"set": set_name, "bucket": bucket, "n": len(ds), "mean": float(np.mean(ds)), "lo": lo,
+                    "hi": hi, "wins": int(sum(d > 0 for d in ds))})
+    return out
+
+
 def method_metrics(metrics: dict[str, float], method: str) -> dict[str, float]:
     """One method's entries of ``metrics`` (``<method>.<bucket>.<score>``) under the keys every method shares:
     ``hole_psnr`` over all buckets, ``hole_psnr_30_40`` for one bucket, ``fid``, ``kid``."""

@@ -85,6 +85,7 @@ def test_paired_difference_uses_only_the_cases_both_methods_ran():
     assert paired_difference(rows, "a", "b")[0]["mean"] == pytest.approx(-0.5)
     assert paired_difference(rows, "a", "missing") == []
 
+
 def test_gain_over_the_initial_fill_is_paired_per_case(photo):
     """A method with an ``initial_fill`` is scored against it on the same cases: the gain is the per-case
     difference of hole PSNRs, its interval the bootstrap of those differences; "yes" only when all of it is > 0."""

@@ -101,11 +101,11 @@ def paired_difference(rows: list[dict], method: str, reference: str, score: str 
     """``method`` minus ``reference`` on the cases both ran (same set, photo, bucket and kind), per set over all
     buckets and per (set, bucket): n, mean, 95 % bootstrap interval of the paired differences and how many
     cases ``method`` wins. Methods scored on different subsets are compared only where they overlap."""
-    scores = defaultdict(dict)
+    by_case = defaultdict(dict)
     for r in rows:
-        scores[(r["set"], r["image"], r["bucket"], r["kind"])][r["method"]] = float(r[score])
+        by_case[(r["set"], r["image"], r["bucket"], r["kind"])][r["method"]] = float(r[score])
     groups = defaultdict(list)
-    for (set_name, _, bucket, _), by_method in sorted(scores.items()):
+    for (set_name, _, bucket, _), by_method in sorted(by_case.items()):
         if method in by_method and reference in by_method:
             d = by_method[method] - by_method[reference]
             groups[(set_name, "all")].append(d)

@@ -38,7 +38,7 @@ class DiffusionConfig(DeepConfig):
     sample_steps: int = 10  # strided reverse steps at inference
     resample: int = 2  # times each stretch of the chain is run (1 = plain replacement, no jumps)
     jump: int = 1  # RePaint jump length: strided steps taken back up at each jump
-    strength: float = 0.1  # fraction of the chain run (1.0: start from pure noise, plain RePaint); README: 0.1 vs 0.2, 0.3
+    strength: float = 0.1  # fraction of the chain run (1.0: pure noise, plain RePaint); 0.1 vs 0.2, 0.3: README
     train_below_start: bool = True  # train the ε-model only on the timesteps inference visits (t < strength·T)
     seed: int = 0  # sampling noise
 

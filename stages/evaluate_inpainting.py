@@ -67,7 +67,7 @@ def run(params: Params) -> dict:
                   first=("method", "set", "bucket", "kind", "n", "hole_psnr", "hole_psnr_lo", "hole_psnr_hi",
                          "full_psnr", "full_psnr_lo", "full_psnr_hi", "ssim", "fid", "kid"))
         write_csv(cfg.reports / "cases.csv", rows, first=tuple(rows[0]))
-        ranked = [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+        ranked = [{k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()}
                   for r in ranking(rows, cfg.reference)]
         write_csv(cfg.reports / "ranking.csv", ranked, first=tuple(ranked[0]) if ranked else ())
         write_json(cfg.reports / "metrics.json", metrics)

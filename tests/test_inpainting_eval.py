@@ -69,12 +69,13 @@ def test_summary_intervals_are_the_bootstrap_of_the_case_scores():
 
 
 def test_paired_difference_uses_only_the_cases_both_methods_ran():
-    """b beats a by exactly 0.5 dB on each shared case; a also ran cases b did not (which must not count)."""
+    """b beats a by exactly 0.5 dB on each shared case; a also ran cases b did not (which must not count). Two
+    masks of one photo, size and kind are two cases (``masks_per_bucket`` > 1): pairs follow the case index."""
     rng = np.random.default_rng(1)
     rows = []
     for i in range(10):
         bucket = ("10-20", "30-40")[i % 2]
-        base = {"set": "heldout", "image": f"p{i}", "bucket": bucket, "kind": "box"}
+        base = {"set": "heldout", "case": i, "image": f"p{i // 4}", "bucket": bucket, "kind": "box"}
         score = rng.normal(18, 2)
         rows.append({**base, "method": "a", "hole_psnr": score})
         if i < 6:
@@ -84,7 +85,7 @@ def test_paired_difference_uses_only_the_cases_both_methods_ran():
     assert out["all"]["mean"] == pytest.approx(0.5) and out["all"]["lo"] == pytest.approx(0.5)
     assert paired_difference(rows, "a", "b")[0]["mean"] == pytest.approx(-0.5)
     assert paired_difference(rows, "a", "missing") == []
-    shared = [r["hole_psnr"] for r in rows if r["method"] == "a" and int(r["image"][1:]) < 6]
+    shared = [r["hole_psnr"] for r in rows if r["method"] == "a" and r["case"] < 6]
     assert out["all"]["reference_mean"] == pytest.approx(np.mean(shared))
     assert out["all"]["method_mean"] == pytest.approx(np.mean(shared) + 0.5)
 
@@ -94,7 +95,7 @@ def test_ranking_pairs_every_method_with_the_reference_on_shared_cases_only():
     ran; b is 0.5 dB above it everywhere. The ranking puts b first, c last."""
     rows = []
     for i in range(8):
-        base = {"set": "heldout", "image": f"p{i}", "bucket": "30-40", "kind": "box"}
+        base = {"set": "heldout", "case": i, "image": f"p{i}", "bucket": "30-40", "kind": "box"}
         ref = 15.0 + i
         rows += [{**base, "method": "ref", "hole_psnr": ref}, {**base, "method": "b", "hole_psnr": ref + 0.5}]
         if i >= 6:

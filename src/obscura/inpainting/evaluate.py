@@ -98,15 +98,15 @@ def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
 
 
 def paired_difference(rows: list[dict], method: str, reference: str, score: str = "hole_psnr") -> list[dict]:
-    """``method`` minus ``reference`` on the cases both ran (same set, photo, bucket and kind), per set over all
-    buckets and per (set, bucket): n, both methods' mean ``score`` on those cases (``method_mean``,
+    """``method`` minus ``reference`` on the cases both ran (rows with the same ``case``, the mask's index), per
+    set over all buckets and per (set, bucket): n, both methods' mean ``score`` on those cases (``method_mean``,
     ``reference_mean``), the mean difference with the 95 % bootstrap interval of the paired differences and how
     many cases ``method`` wins. Methods scored on different subsets are compared only where they overlap."""
     by_case = defaultdict(dict)
     for r in rows:
-        by_case[(r["set"], r["image"], r["bucket"], r["kind"])][r["method"]] = float(r[score])
+        by_case[(r["set"], r["bucket"], int(r["case"]))][r["method"]] = float(r[score])
     groups = defaultdict(list)
-    for (set_name, _, bucket, _), by_method in sorted(by_case.items()):
+    for (set_name, bucket, _), by_method in sorted(by_case.items()):
         if method in by_method and reference in by_method:
             pair = (by_method[method], by_method[reference])
             groups[(set_name, "all")].append(pair)

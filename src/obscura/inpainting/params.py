@@ -56,7 +56,7 @@ class InpaintingParams(Section):
         "harmonic", "biharmonic", "total_variation", "push_pull", "telea", "navier_stokes", "skimage_biharmonic",
         "criminisi", "hybrid"])
     deep: dict[str, DeepTrainParams] = Field(default_factory=dict)
-    reference: str = Field("harmonic", description=(
+    reference: str = Field("harmonic", validate_default=True, description=(
         "the method every other one is paired with on the cases both ran (ranking.csv); it must run on every case"))
     grid_bucket: tuple[int, int] = Field((30, 40), description="bucket shown in the comparison grids")
     masks_dir: Path = Path("data/inpainting/masks")

@@ -1,6 +1,6 @@
 """DVC stage ``evaluate_inpainting``: every method on the fixed masks of the held-out and unseen photos and on the
-outpainting strips (slow methods on their seeded subset, ``inpainting.cases_per_cell``) -> table, cases, metrics,
-grids."""
+outpainting strips (slow methods on their seeded subset, ``inpainting.cases_per_cell``) -> table, cases, ranking
+(each method paired with ``inpainting.reference``), metrics, grids."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from obscura.config import Params
 from obscura.errors import ObscuraError
 from obscura.inpainting.data import photos
 from obscura.inpainting.evaluate import (comparison_grid, count_runs, evaluate, inception_scores, method_metrics,
-                                        real_photo_pairs, show_hole, summarise)
+                                        ranking, real_photo_pairs, show_hole, summarise)
 from obscura.inpainting.masks import OUTPAINT, bucket_name, photo_set, read_mask_set
 from obscura.inpainting.methods import get_method
 from obscura.io import atomic_dir, save_image, write_csv, write_json
@@ -67,9 +67,12 @@ def run(params: Params) -> dict:
                   first=("method", "set", "bucket", "kind", "n", "hole_psnr", "hole_psnr_lo", "hole_psnr_hi",
                          "full_psnr", "full_psnr_lo", "full_psnr_hi", "ssim", "fid", "kid"))
         write_csv(cfg.reports / "cases.csv", rows, first=tuple(rows[0]))
+        ranked = [{k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()}
+                  for r in ranking(rows, cfg.reference)]
+        write_csv(cfg.reports / "ranking.csv", ranked, first=tuple(ranked[0]) if ranked else ())
         write_json(cfg.reports / "metrics.json", metrics)
         tracker.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})
-        for path in ("table.csv", "cases.csv", "metrics.json", "grids"):
+        for path in ("table.csv", "cases.csv", "ranking.csv", "metrics.json", "grids"):
             tracker.log_artifact(cfg.reports / path)
         for name in names:                       # one child run per method, with the track's flat keys
             scores = method_metrics(metrics, name)

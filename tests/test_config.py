@@ -31,6 +31,12 @@ def test_wrong_value_names_key_value_and_rule(raw_params, section, key, value, f
      "with rank < fid_per_cell = 2, but diffusion runs on 1 per cell"),
     ({"cases_per_cell": {"criminsi": 2}}, "inpainting.cases_per_cell = {'criminsi': 2}: Value error, unknown methods "
                                           "['criminsi']; classical: harmonic"),
+    ({"classical": ["telea"]}, "inpainting.reference = 'harmonic': Value error, reference 'harmonic' is not one of "
+                               "the methods evaluated (telea"),
+    ({"reference": "telea", "classical": ["harmonic"]},
+     "inpainting.reference = 'telea': Value error, reference 'telea' is not one of the methods evaluated (harmonic"),
+    ({"cases_per_cell": {"harmonic": 2}}, "Value error, reference 'harmonic' must run on every case: remove it from "
+                                          "cases_per_cell"),
     ({"deep": {"progressive": {"scales": [4, 2]}}},
      "inpainting.deep.progressive.scales = [4, 2]: Value error, crop scales [low, high] must satisfy 1 <= low <= high"),
 ])

@@ -9,7 +9,7 @@ from skimage.transform import resize
 from obscura.errors import ObscuraError
 from obscura.inpainting.classical import CLASSICAL
 from obscura.inpainting.evaluate import (comparison_grid, count_runs, evaluate, method_metrics, paired_difference,
-                                         scores, summarise)
+                                         ranking, scores, summarise)
 from obscura.inpainting.masks import mask_set
 from obscura.inpainting.methods import deep_method, get_method
 from obscura.inpainting.outpaint import extend_canvas, outpaint
@@ -69,12 +69,13 @@ def test_summary_intervals_are_the_bootstrap_of_the_case_scores():
 
 
 def test_paired_difference_uses_only_the_cases_both_methods_ran():
-    """b beats a by exactly 0.5 dB on each shared case; a also ran cases b did not (which must not count)."""
+    """b beats a by exactly 0.5 dB on each shared case; a also ran cases b did not (which must not count). Two
+    masks of one photo, size and kind are two cases (``masks_per_bucket`` > 1): pairs follow the case index."""
     rng = np.random.default_rng(1)
     rows = []
     for i in range(10):
         bucket = ("10-20", "30-40")[i % 2]
-        base = {"set": "heldout", "image": f"p{i}", "bucket": bucket, "kind": "box"}
+        base = {"set": "heldout", "case": i, "image": f"p{i // 4}", "bucket": bucket, "kind": "box"}
         score = rng.normal(18, 2)
         rows.append({**base, "method": "a", "hole_psnr": score})
         if i < 6:
@@ -84,6 +85,28 @@ def test_paired_difference_uses_only_the_cases_both_methods_ran():
     assert out["all"]["mean"] == pytest.approx(0.5) and out["all"]["lo"] == pytest.approx(0.5)
     assert paired_difference(rows, "a", "b")[0]["mean"] == pytest.approx(-0.5)
     assert paired_difference(rows, "a", "missing") == []
+    shared = [r["hole_psnr"] for r in rows if r["method"] == "a" and r["case"] < 6]
+    assert out["all"]["reference_mean"] == pytest.approx(np.mean(shared))
+    assert out["all"]["method_mean"] == pytest.approx(np.mean(shared) + 0.5)
+
+
+def test_ranking_pairs_every_method_with_the_reference_on_shared_cases_only():
+    """c runs on fewer, easier cases and has the highest plain mean, yet is 1 dB below the reference where both
+    ran; b is 0.5 dB above it everywhere. The ranking puts b first, c last."""
+    rows = []
+    for i in range(8):
+        base = {"set": "heldout", "case": i, "image": f"p{i}", "bucket": "30-40", "kind": "box"}
+        ref = 15.0 + i
+        rows += [{**base, "method": "ref", "hole_psnr": ref}, {**base, "method": "b", "hole_psnr": ref + 0.5}]
+        if i >= 6:
+            rows.append({**base, "method": "c", "hole_psnr": ref - 1.0})
+    assert np.mean([r["hole_psnr"] for r in rows if r["method"] == "c"]) > \
+        np.mean([r["hole_psnr"] for r in rows if r["method"] == "b"])
+    ranked = [r for r in ranking(rows, "ref") if r["bucket"] == "all"]
+    assert [r["method"] for r in ranked] == ["b", "c"]
+    assert ranked[0]["difference"] == pytest.approx(0.5) and ranked[0]["n"] == 8 and ranked[0]["wins"] == 8
+    assert ranked[1]["difference"] == pytest.approx(-1.0) and ranked[1]["n"] == 2 and ranked[1]["wins"] == 0
+    assert ranked[1]["reference_hole_psnr"] == pytest.approx(21.5) and ranked[1]["hole_psnr"] == pytest.approx(20.5)
 
 
 def test_gain_over_the_initial_fill_is_paired_per_case(photo):

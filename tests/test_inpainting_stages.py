@@ -78,6 +78,13 @@ def run_stages(raw_params, tmp_path):
     assert {r["method"] for r in rows} == {"harmonic", "telea", "single_stage"}
     assert {r["beats_initial_fill"] for r in rows if r["method"] == "single_stage"} <= {"yes", "no"}
     assert {r["beats_initial_fill"] for r in rows if r["method"] != "single_stage"} == {""}
+    with open(tmp_path / "reports" / "ranking.csv") as fh:       # every method paired with harmonic, case by case
+        ranked = [r for r in csv.DictReader(fh) if r["set"] == "heldout" and r["bucket"] == "all"]
+    assert sorted(r["method"] for r in ranked) == ["single_stage", "telea"] and {r["n"] for r in ranked} == {"6"}
+    assert float(ranked[0]["difference"]) >= float(ranked[1]["difference"])
+    for r in ranked:
+        assert float(r["difference"]) == pytest.approx(float(r["hole_psnr"]) - float(r["reference_hole_psnr"]), abs=2e-4)
+        assert metrics[f"{r['method']}.all.hole_psnr"] == pytest.approx(float(r["hole_psnr"]), abs=2e-4)
     overall = [r for r in rows if r["set"] == "heldout" and r["bucket"] == r["kind"] == "all"]
     assert [int(r["n"]) for r in overall] == [6, 6, 6] and all(float(r["kid"]) == pytest.approx(
         metrics[f"{r['method']}.all.kid"]) for r in overall)

@@ -83,6 +83,42 @@ def test_a_fresh_checkout_without_results_gets_a_page_saying_what_to_run(tmp_pat
     assert (tmp_path / "reports/assets").is_dir()
 
 
+def _ranking(rows: list[tuple]):
+    import pandas as pd
+
+    cols = ["method", "set", "bucket", "n", "difference", "difference_lo", "difference_hi", "wins"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+@pytest.mark.parametrize("lo,best,headline", [
+    (0.21, "single-stage CNN", "hole PSNR +0.61 dB [+0.21, +1.02] over harmonic on the 144 held-out cases both ran"),
+    (-0.05, "push-pull", "hole PSNR +0.30 dB [+0.01, +0.59] over harmonic on the 36 held-out cases both ran"),
+    (-0.05, "harmonic", "no method beats it on the same cases with an interval above 0; closest: single-stage CNN "
+                        "+0.61 dB [-0.05, +1.02] over 144 held-out cases"),
+])
+def test_inpainting_pick_is_the_paired_ranking_not_the_plain_means(tmp_path, lo, best, headline):
+    """The summary names the method furthest above the reference whose paired interval is above 0 (not simply the
+    largest mean difference); the table lists every method's differences by test set, with their case counts."""
+    from obscura.report import Page, Track
+
+    params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
+    pushed = [("push_pull", "heldout", "all", 36, 0.30, 0.01, 0.59, 20)] if best == "push-pull" else []
+    ranked = _ranking([("telea", "heldout", "all", 432, -0.93, -1.04, -0.83, 41), *pushed,
+                       ("single_stage", "heldout", "all", 144, 0.61, lo, 1.02, 103),
+                       ("single_stage", "heldout", "30-40", 24, 0.07, 0.02, 0.12, 19),
+                       ("single_stage", "unseen", "all", 24, 0.12, 0.06, 0.19, 20),
+                       ("telea", "outpaint", "all", 24, -0.52, -0.94, -0.02, 6)])
+    track = Track("inpainting", "Inpainting")
+    order = Page(params, tmp_path, tmp_path / "assets", Runs([]))._inpainting_ranking(
+        track, ranked, lambda m: lambda k, v: None)
+    assert (track.best, track.headline) == (best, headline)
+    assert order == ["single_stage", *(["push_pull"] if pushed else []), "telea"]
+    page = track.tables[0]
+    assert "+0.07 [+0.02, +0.12] (n 24)" in page and "+0.12 [+0.06, +0.19] (n 24)" in page
+    assert "-0.52 [-0.94, -0.02] (n 24)" in page and "103 of 144" in page and "30–40 % holes" in page
+    assert page.index("single-stage CNN") < page.index("telea")
+
+
 class References(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -161,9 +197,13 @@ def test_page_is_a_report_not_a_dump(built_page):
     assert page.index("Summary") < page.index("<table") < page.index("<img")            # summary, tables, pictures
     start = page.rindex("<table", 0, page.index("Outpainting (expand image)"))   # its table: best strip PSNR first
     outpainting = page[start:page.index("</table>", start)]
+    start = page.index("Gain over its initial fill")                      # the main table follows ranking.csv:
+    means = page[start:page.index("</table>", start)]                     # diffusion's plain mean is below
+    assert means.index(">diffusion<") < means.index(">push-pull<")        # push-pull's, its paired difference above
     assert outpainting.index("13.58") < outpainting.index("13.25") and "[12.80, 14.30]" in outpainting
     for phrase in ("Hole PSNR (dB)", "Full-image PSNR (dB)", "Time (s per image)", "real vs real (floor)",
                    "magenta", f"{sfm_points:,} points after outlier filtering", "Held-out PSNR (dB)",
+                   "Every method against harmonic on the cases both ran",
                    "commit: <b>abc1234</b>"):
         assert phrase in page, phrase
     ref = json.loads((reports / "generative/reference.json").read_text())

@@ -106,6 +106,10 @@ def count(v: float) -> str:
     return f"{int(round(v)):,}"
 
 
+def signed(v: float) -> str:
+    return f"{v:+.2f}"
+
+
 def seconds(v: float) -> str:
     return f"{v:.3g}" if v < 100 else f"{v:,.0f}"
 
@@ -468,10 +472,21 @@ class Page:
             return lambda k, v: (self.runs.url("evaluate_inpainting", method)
                                  or self.runs.url("evaluate_inpainting", metric=f"{method}.all.{k}", value=v))
 
-        if len(overall):
+        try:                            # none or empty when only the reference ran
+            ranked = pd.read_csv(reports / "ranking.csv", dtype={"bucket": str})
+        except (FileNotFoundError, pd.errors.EmptyDataError):
+            ranked = pd.DataFrame()
+        order = self._inpainting_ranking(track, ranked, url) if len(ranked) else []
+        if order:                                                      # the table below in the ranking's order
+            order = [cfg.reference, *order]
+            overall = overall.set_index("method", drop=False)
+            overall = overall.loc[[m for m in order if m in overall.index]
+                                  + [m for m in overall.index if m not in order]]
+        elif len(overall):
             top = overall.iloc[0]
             track.best = label(top.method)
             track.headline = f"hole PSNR {top.hole_psnr:.2f} dB, SSIM {top.ssim:.3f} over all hole sizes"
+        if len(overall):
             cols = [Col("hole_psnr", "Hole PSNR (dB)", fixed(2), "max"),
                     Col("full_psnr", "Full-image PSNR (dB)", fixed(2), "max"),
                     Col("ssim", "SSIM", fixed(3), "max"), Col("hole_l1", "Hole L1", fixed(3), "min"),
@@ -543,10 +558,58 @@ class Page:
         if any(plots):
             track.pictures.append(f"<h4>Training curves</h4><div class='grid'>{''.join(plots)}</div>")
         track.links += [self.link(reports / "table.csv", "table.csv (method × hole size)"),
-                        self.link(reports / "cases.csv", f"cases.csv (every case, {cases * len(overall):,} rows)"),
+                        self.link(reports / "ranking.csv", f"ranking.csv (each method paired with "
+                                                           f"{label(cfg.reference)})"),
+                        self.link(reports / "cases.csv", "cases.csv (every method on every case it ran)"),
                         self.link(reports / "metrics.json", "metrics.json")]
         track.links += [self.link(reports / "train" / f"{m}.json", f"train/{m}.json") for m in trained]
         return track
+
+    def _inpainting_ranking(self, track: Track, ranked, url: Callable[[str], Callable]) -> list[str]:
+        """The summary's pick and a table of every method against ``inpainting.reference`` on the cases both ran
+        (``ranking.csv``): over all held-out cases, at the grids' hole size, on the unseen photos and on the
+        outpainting strips. Returns the methods in order, best first."""
+        from obscura.inpainting.masks import OUTPAINT, bucket_name
+
+        cfg = self.params.inpainting
+        ref = label(cfg.reference)
+        lo, hi = cfg.grid_bucket
+        groups = {"all": ("heldout", "all"), "size": ("heldout", bucket_name((lo, hi))), "unseen": ("unseen", "all"),
+                  "outpaint": (OUTPAINT, "all")}
+        heldout = ranked[(ranked.set == "heldout") & (ranked.bucket == "all")].sort_values("difference",
+                                                                                          ascending=False)
+        if not len(heldout):
+            return []
+        rows = []
+        for r in heldout.itertuples():
+            values, extra = {"wins": r.wins}, {"wins": f" of {r.n}"}
+            for key, (set_name, bucket) in groups.items():
+                hit = ranked[(ranked.method == r.method) & (ranked.set == set_name) & (ranked.bucket == bucket)]
+                if len(hit):
+                    h = hit.iloc[0]
+                    values[key] = h.difference
+                    extra[key] = f" [{h.difference_lo:+.2f}, {h.difference_hi:+.2f}] (n {h.n})"
+            rows.append(Row([_esc(label(r.method))], values, url(r.method), extra=extra))
+        cols = [Col("all", "All held-out holes (dB)", signed, "max"), Col("wins", "Cases it wins", count),
+                Col("size", f"Held-out, {lo}–{hi} % holes (dB)", signed, "max"),
+                Col("unseen", "Unseen photos (dB)", signed, "max"),
+                Col("outpaint", "Outpainting strips (dB)", signed, "max")]
+        track.tables.append(table(["Method"], cols, rows, caption=(
+            f"Every method against {_esc(ref)} on the cases both ran: the mean of the per-case differences in hole "
+            "PSNR, [95 % bootstrap interval], (n cases). Methods run on different subsets of the cases, so their "
+            "plain means (next table) are not comparable; these paired differences are. A method is ahead of "
+            "the reference only when the whole interval is above 0.")))
+        ahead = heldout[heldout.difference_lo > 0]
+        top = (ahead if len(ahead) else heldout).iloc[0]
+        span = f"{top.difference:+.2f} dB [{top.difference_lo:+.2f}, {top.difference_hi:+.2f}]"
+        if len(ahead):
+            track.best = label(top.method)
+            track.headline = f"hole PSNR {span} over {ref} on the {top.n} held-out cases both ran"
+        else:
+            track.best = ref
+            track.headline = (f"no method beats it on the same cases with an interval above 0; closest: "
+                              f"{label(top.method)} {span} over {top.n} held-out cases")
+        return list(heldout.method)
 
     # ------------------------------------------------------------------ reconstruction
 

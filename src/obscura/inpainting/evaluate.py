@@ -98,24 +98,41 @@ def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
 
 
 def paired_difference(rows: list[dict], method: str, reference: str, score: str = "hole_psnr") -> list[dict]:
-    """``method`` minus ``reference`` on the cases both ran (same set, photo, bucket and kind), per set over all
-    buckets and per (set, bucket): n, mean, 95 % bootstrap interval of the paired differences and how many
-    cases ``method`` wins. Methods scored on different subsets are compared only where they overlap."""
+    """``method`` minus ``reference`` on the cases both ran (rows with the same ``case``, the mask's index), per
+    set over all buckets and per (set, bucket): n, both methods' mean ``score`` on those cases (``method_mean``,
+    ``reference_mean``), the mean difference with the 95 % bootstrap interval of the paired differences and how
+    many cases ``method`` wins. Methods scored on different subsets are compared only where they overlap."""
     by_case = defaultdict(dict)
     for r in rows:
-        by_case[(r["set"], r["image"], r["bucket"], r["kind"])][r["method"]] = float(r[score])
+        by_case[(r["set"], r["bucket"], int(r["case"]))][r["method"]] = float(r[score])
     groups = defaultdict(list)
-    for (set_name, _, bucket, _), by_method in sorted(by_case.items()):
+    for (set_name, bucket, _), by_method in sorted(by_case.items()):
         if method in by_method and reference in by_method:
-            d = by_method[method] - by_method[reference]
-            groups[(set_name, "all")].append(d)
-            groups[(set_name, bucket)].append(d)
+            pair = (by_method[method], by_method[reference])
+            groups[(set_name, "all")].append(pair)
+            groups[(set_name, bucket)].append(pair)
     out = []
-    for (set_name, bucket), ds in sorted(groups.items()):
-        lo, hi = mean_interval(ds)
-        out.append({"set": set_name, "bucket": bucket, "n": len(ds), "mean": float(np.mean(ds)), "lo": lo,
-                    "hi": hi, "wins": int(sum(d > 0 for d in ds))})
+    for (set_name, bucket), pairs in sorted(groups.items()):
+        ours, theirs = np.array(pairs).T
+        ds = ours - theirs
+        lo, hi = mean_interval(list(ds))
+        out.append({"set": set_name, "bucket": bucket, "n": len(ds), "method_mean": float(ours.mean()),
+                    "reference_mean": float(theirs.mean()), "mean": float(ds.mean()), "lo": lo, "hi": hi,
+                    "wins": int((ds > 0).sum())})
     return out
+
+
+def ranking(rows: list[dict], reference: str, score: str = "hole_psnr") -> list[dict]:
+    """Every method against ``reference`` on the cases both ran (:func:`paired_difference`), the fair ranking
+    when methods run on different subsets: rows ``method, set, bucket, n, <score>, reference_<score>,
+    difference, difference_lo, difference_hi, wins``, per set and bucket with the largest difference first."""
+    out = []
+    for method in sorted({r["method"] for r in rows} - {reference}):
+        for d in paired_difference(rows, method, reference, score):
+            out.append({"method": method, "set": d["set"], "bucket": d["bucket"], "n": d["n"],
+                        score: d["method_mean"], f"reference_{score}": d["reference_mean"], "difference": d["mean"],
+                        "difference_lo": d["lo"], "difference_hi": d["hi"], "wins": d["wins"]})
+    return sorted(out, key=lambda r: (r["set"], r["bucket"], -r["difference"]))
 
 
 def method_metrics(metrics: dict[str, float], method: str) -> dict[str, float]:

@@ -56,6 +56,8 @@ class InpaintingParams(Section):
         "harmonic", "biharmonic", "total_variation", "push_pull", "telea", "navier_stokes", "skimage_biharmonic",
         "criminisi", "hybrid"])
     deep: dict[str, DeepTrainParams] = Field(default_factory=dict)
+    reference: str = Field("harmonic", validate_default=True, description=(
+        "the method every other one is paired with on the cases both ran (ranking.csv); it must run on every case"))
     grid_bucket: tuple[int, int] = Field((30, 40), description="bucket shown in the comparison grids")
     masks_dir: Path = Path("data/inpainting/masks")
     models_dir: Path = Path("data/inpainting/models")
@@ -85,6 +87,16 @@ class InpaintingParams(Section):
             raise ValueError("FID/KID scores every method on the held-out cases with rank < fid_per_cell = "
                              f"{fid}, but {', '.join(f'{k} runs on {v}' for k, v in few.items())} per cell: "
                              f"give each at least {fid} (or 0: not run), or lower fid_per_cell")
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, value, info: ValidationInfo):
+        run = [*info.data.get("classical", []), *info.data.get("deep", {})]
+        if value not in run:
+            raise ValueError(f"reference {value!r} is not one of the methods evaluated ({', '.join(run)})")
+        if value in info.data.get("cases_per_cell", {}):
+            raise ValueError(f"reference {value!r} must run on every case: remove it from cases_per_cell")
         return value
 
     @field_validator("kinds")

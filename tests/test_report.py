@@ -201,7 +201,7 @@ def test_page_is_a_report_not_a_dump(built_page):
     means = page[start:page.index("</table>", start)]                     # diffusion's plain mean is below
     assert means.index(">diffusion<") < means.index(">push-pull<")        # push-pull's, its paired difference above
     assert outpainting.index("13.58") < outpainting.index("13.25") and "[12.80, 14.30]" in outpainting
-    for phrase in ("Hole PSNR (dB)", "Full-image PSNR (dB)", "Time (s per image)", "real vs real (floor)",
+    for phrase in ("Hole PSNR (dB)", "n (cases)", "Full-image PSNR (dB)", "Time (s per image)", "real vs real (floor)",
                    "magenta", f"{sfm_points:,} points after outlier filtering", "Held-out PSNR (dB)",
                    "Every method against harmonic on the cases both ran",
                    "commit: <b>abc1234</b>"):

@@ -487,7 +487,7 @@ class Page:
             track.best = label(top.method)
             track.headline = f"hole PSNR {top.hole_psnr:.2f} dB, SSIM {top.ssim:.3f} over all hole sizes"
         if len(overall):
-            cols = [Col("hole_psnr", "Hole PSNR (dB)", fixed(2), "max"),
+            cols = [Col("n", "n (cases)", count), Col("hole_psnr", "Hole PSNR (dB)", fixed(2), "max"),
                     Col("full_psnr", "Full-image PSNR (dB)", fixed(2), "max"),
                     Col("ssim", "SSIM", fixed(3), "max"), Col("hole_l1", "Hole L1", fixed(3), "min"),
                     Col("kid", "KID ×10³", fixed(1), "min", 1e3), Col("fid", "FID", fixed(0), "min"),

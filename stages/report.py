@@ -24,9 +24,11 @@ def _git(*args: str) -> str:
         return ""
 
 
-def provenance(params_text: str) -> dict[str, str]:
+def provenance(params_text: str, own: tuple[str, ...] = ("reports/index.html", "reports/assets")) -> dict[str, str]:
+    """Build time, commit (flagged when tracked files differ from it, except the page's ``own`` outputs, which dvc
+    deletes before the stage runs), params hash, machine."""
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    if _git("status", "--porcelain", "--untracked-files=no"):
+    if _git("status", "--porcelain", "--untracked-files=no", "--", ".", *(f":!{p}" for p in own)):
         commit += " (with uncommitted changes)"
     return {"built": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit,
             "params.yaml sha256": hashlib.sha256(params_text.encode()).hexdigest()[:12], "machine": cpu_name()}

@@ -256,3 +256,24 @@ def test_without_the_viewer_bundle_the_viewers_say_so_instead_of_loading_forever
     assert "class='splat-viewer' data-state='missing'>The interactive 3D viewer is not built" in page
     assert "<script" not in page and not list((root / "reports/assets/rendering").glob("*.splat.js"))
     assert "../data/gaussians/orbit/point_cloud.ply" in page                # the full model is still linked
+
+
+def test_provenance_flags_changed_files_but_not_the_pages_own_outputs(tmp_path, monkeypatch):
+    """dvc deletes the report's outputs before the stage runs: that alone is not an uncommitted change."""
+    import subprocess
+
+    from stages.report import provenance
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports/assets").mkdir(parents=True)
+    for name in ("reports/index.html", "reports/assets/a.png", "params.yaml"):
+        (tmp_path / name).write_text("x")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    (tmp_path / "reports/index.html").unlink()
+    (tmp_path / "reports/assets/a.png").unlink()
+    assert "uncommitted" not in provenance("seed: 0\n")["commit"]
+    (tmp_path / "params.yaml").write_text("y")
+    assert provenance("seed: 0\n")["commit"].endswith(" (with uncommitted changes)")

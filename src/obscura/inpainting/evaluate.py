@@ -115,7 +115,7 @@ def paired_difference(rows: list[dict], method: str, reference: str, score: str 
     for (set_name, bucket), pairs in sorted(groups.items()):
         ours, theirs = np.array(pairs).T
         ds = ours - theirs
-        lo, hi = mean_interval(list(ds))
+        lo, hi = mean_interval(ds)
         out.append({"set": set_name, "bucket": bucket, "n": len(ds), "method_mean": float(ours.mean()),
                     "reference_mean": float(theirs.mean()), "mean": float(ds.mean()), "lo": lo, "hi": hi,
                     "wins": int((ds > 0).sum())})

@@ -1,11 +1,14 @@
-"""The hybrid's seam against its two parents: hole PSNR per hole size and mask kind, and KID/FID of the fills
-against the originals, for biharmonic, Criminisi and the hybrid at several seam widths. Prints one JSON object.
+"""The hybrid's structure fill and seam against its parents: hole PSNR per hole size and mask kind, and KID/FID
+of the fills against the originals, for each structure fill, Criminisi and the hybrid at several seam widths.
+Prints one JSON object.
 
-    python bench/inpainting_hybrid.py [--photos 8] [--seams 0 8 16] [--size 256] [--seed 11]
+    python bench/inpainting_hybrid.py [--photos 8] [--structures harmonic biharmonic] [--seams 0 8 16]
+                                      [--size 256] [--seed 11]
 
 Cases: the first ``--photos`` held-out photos (data/prepared; run `dvc repro prepare`) x hole sizes 10-20, 30-40,
-50-60 % x strokes, rectangles, box (one seeded mask each). Each case runs biharmonic and Criminisi (on the thick
-part, with the biharmonic fill as context) once; every seam reuses them, as ``hybrid`` would compute them.
+50-60 % x strokes, rectangles, box (one seeded mask each). Each case runs every structure fill, Criminisi on the
+whole hole and Criminisi on the thick part (with the structure fill as context) once; every seam reuses them, as
+``hybrid`` would compute them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=8)
+    ap.add_argument("--structures", nargs="+", default=["harmonic", "biharmonic"])
     ap.add_argument("--seams", type=float, nargs="+", default=[0.0, 8.0, 16.0])
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=11)
@@ -31,7 +35,7 @@ def main() -> None:
 
     from obscura.inpainting.classical.exemplar import criminisi
     from obscura.inpainting.classical.hybrid import texture_weight, thick_part
-    from obscura.inpainting.classical.variational import biharmonic
+    from obscura.inpainting.classical import CLASSICAL
     from obscura.inpainting.data import photos
     from obscura.inpainting.inputs import composite
     from obscura.inpainting.masks import bucket_name, mask_set
@@ -45,18 +49,20 @@ def main() -> None:
     for case in cases:
         target, mask = images[names[case["image"]]], case["mask"]
         masked = np.where(mask[..., None], 0.0, target).astype(np.float32)
-        t0 = time.process_time()
-        structure = biharmonic(masked, mask)
-        seconds["biharmonic"] += time.process_time() - t0
         thick = thick_part(mask, 4)
-        texture = criminisi(np.where(thick[..., None], 0.0, structure), thick) if thick.any() else structure
-        seconds["hybrid"] += time.process_time() - t0
         t0 = time.process_time()
-        outputs = {"biharmonic": structure, "criminisi": criminisi(masked, mask)}
+        outputs = {"criminisi": criminisi(masked, mask)}
         seconds["criminisi"] += time.process_time() - t0
-        for seam in args.seams:
-            w = texture_weight(thick, seam)[..., None]
-            outputs[f"hybrid_seam_{seam:g}"] = (1 - w) * structure + w * texture
+        for kind in args.structures:
+            t0 = time.process_time()
+            structure = outputs[kind] = CLASSICAL[kind](masked, mask)
+            seconds[kind] += time.process_time() - t0
+            texture = (criminisi(np.where(thick[..., None], 0.0, structure), thick, sources=~mask) if thick.any()
+                       else structure)
+            seconds[f"hybrid_{kind}"] += time.process_time() - t0
+            for seam in args.seams:
+                w = texture_weight(thick, seam)[..., None]
+                outputs[f"hybrid_{kind}_seam_{seam:g}"] = (1 - w) * structure + w * texture
         for name, out in outputs.items():
             out = composite(out, target, mask)
             fills[name].append(out)

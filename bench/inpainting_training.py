@@ -2,10 +2,11 @@
 evaluation's 30-40 % masks (held-out and unseen photos), along one training run. Prints one JSON object.
 
     python bench/inpainting_training.py [--method single_stage] [--steps 4000] [--every 1000]
-                                        [--batch-size 8] [--lr 0.001] [--bucket 30 40]
+                                        [--batch-size 8] [--lr 0.001] [--bucket 30 40] [--photos N]
 
 The run uses the method's params.yaml section (crop, scales, config) with the given steps, batch size and lr
-(cosine-annealed over --steps), so the points are one run's curve, not separate runs of each length. Needs
+(cosine-annealed over --steps), so the points are one run's curve, not separate runs of each length; ``--photos N``
+trains on a seeded N of the training photos (what more data would buy). Needs
 `dvc repro prepare masks`.
 """
 
@@ -17,6 +18,7 @@ import time
 
 
 def main() -> None:
+    import numpy as np
     import torch
     from tqdm import tqdm
 
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--bucket", type=int, nargs=2, default=(30, 40))
+    ap.add_argument("--photos", type=int, default=None, help="train on a seeded subset of this many photos")
     args = ap.parse_args()
 
     params = load_params("params.yaml")
@@ -44,7 +47,11 @@ def main() -> None:
     config = make_config(args.method, **section.config)
     torch.manual_seed(seed)
     model = config.setup()
-    sampler = CropSampler(training_photos(params.prepare.output), section.crop, kinds=tuple(cfg.kinds),
+    train = training_photos(params.prepare.output)
+    if args.photos is not None:
+        keep = np.random.default_rng(seed).permutation(len(train))[:args.photos]
+        train = [train[i] for i in sorted(keep)]
+    sampler = CropSampler(train, section.crop, kinds=tuple(cfg.kinds),
                           buckets=[tuple(b) for b in cfg.buckets], seed=seed, edges=config.uses_edges,
                           scales=section.scales)
     task = InpaintTask(model, sampler, args.steps, args.batch_size, args.lr, seed)
@@ -68,7 +75,7 @@ def main() -> None:
         if (step + 1) % args.every == 0 or step + 1 == args.steps:
             curve.append({"step": step + 1, "train_seconds": round(seconds, 1), **score()})
     print(json.dumps({"method": args.method, "batch_size": args.batch_size, "lr": args.lr, "crop": section.crop,
-                      "bucket": list(args.bucket), "torch_threads": torch.get_num_threads(), "curve": curve},
+                      "bucket": list(args.bucket), "photos": len(train), "torch_threads": torch.get_num_threads(), "curve": curve},
                      indent=1))
 
 

@@ -119,15 +119,21 @@ def test_criminisi_fields_match_opencv(photo):
 
 
 @pytest.mark.parametrize("chunks", [1, 2, 5])
-def test_best_source_is_the_first_exhaustive_minimum(chunks):
-    """The chunked parallel scan returns what an exhaustive argmin returns (first index on ties)."""
+@pytest.mark.parametrize("guess", [0, 37, 255])
+@pytest.mark.parametrize("tiled", [False, True])
+def test_best_source_is_the_first_exhaustive_minimum(chunks, guess, tiled):
+    """The chunked parallel scan, bounded by any guess, returns what an exhaustive argmin returns: random
+    values, and a tiled 4 px pattern where the minimum (an exact copy) is tied at many sources."""
     rng = np.random.default_rng(0)
     work = rng.integers(0, 3, (20, 20, 3)).astype(np.float32)   # few values: many exact ties
+    if tiled:
+        work = np.tile(work[:4, :4], (5, 5, 1))
     src_y, src_x = np.nonzero(np.ones((16, 16), bool))
     oy, ox = np.nonzero(rng.random((5, 5)) < 0.6)
-    target = work[2 + oy, 7 + ox] + rng.integers(0, 2, (oy.size, 3))
+    target = work[2 + oy, 7 + ox] + (0 if tiled else rng.integers(0, 2, (oy.size, 3)))
     ssd = np.array([((work[y + oy, x + ox] - target) ** 2).sum() for y, x in zip(src_y, src_x)])
-    assert _best_source(work, src_y, src_x, oy, ox, target, chunks) == int(np.argmin(ssd))
+    assert (ssd == ssd.min()).sum() > (1 if tiled else 0)
+    assert _best_source(work, src_y, src_x, oy, ox, target, chunks, guess) == int(np.argmin(ssd))
 
 
 def test_hybrid_splits_thin_and_thick():
@@ -158,7 +164,7 @@ def test_hybrid_is_structure_where_thin_texture_where_thick_and_a_blend_between(
     assert deep.sum() > 50
     np.testing.assert_allclose(out[deep], image[deep], atol=1e-6)                   # texture where thick
     structure = biharmonic(image, mask)
-    texture = criminisi(np.where(thick[..., None], 0.0, structure), thick, patch_size=7)
+    texture = criminisi(np.where(thick[..., None], 0.0, structure), thick, patch_size=7, sources=~mask)
     band = thick & (w < 1.0)
     assert band.sum() > 50
     expected = (1 - w[..., None]) * structure + w[..., None] * texture
@@ -167,6 +173,27 @@ def test_hybrid_is_structure_where_thin_texture_where_thick_and_a_blend_between(
     assert np.isclose(w[thick].min(), 1 / seam, atol=0.05)   # first pixel inside: one pixel deep
     hard = hybrid(image, mask, radius=4, patch_size=7, seam=0)                      # seam 0: a hard switch
     np.testing.assert_allclose(hard[thick], np.clip(texture[thick], 0, 1), atol=1e-6)
+
+
+def test_criminisi_copies_only_from_its_sources():
+    """Left half in {0.1, 0.2}, right half in {0.7, 0.8}, a hole across the middle: with the right half as the
+    only sources every filled pixel takes a right-half value; by default both halves are copied from."""
+    rng = np.random.default_rng(3)
+    image = np.where(np.arange(48)[None, :, None] < 24, 0.1, 0.7) + 0.1 * rng.integers(0, 2, (48, 48, 1))
+    image = np.repeat(image, 3, axis=2).astype(np.float32)
+    mask = np.zeros((48, 48), bool)
+    mask[16:32, 12:36] = True
+    sources = ~mask
+    sources[:, :24] = False
+    def right(values):
+        return np.isclose(values[:, None], [0.7, 0.8], atol=1e-5).any(1)
+
+    restricted = criminisi(image, mask, patch_size=5, sources=sources)[mask, 0]
+    assert right(restricted).all()
+    default = criminisi(image, mask, patch_size=5)[mask, 0]
+    assert right(default).any() and not right(default).all()
+    with pytest.raises(ObscuraError, match="outside the hole"):
+        criminisi(image, mask, patch_size=5, sources=np.ones_like(mask))
 
 
 def test_criminisi_needs_source_patches():

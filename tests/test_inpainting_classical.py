@@ -196,6 +196,19 @@ def test_criminisi_copies_only_from_its_sources():
         criminisi(image, mask, patch_size=5, sources=np.ones_like(mask))
 
 
+def test_hybrid_copies_the_structure_fill_when_scratches_leave_no_clean_patch():
+    """Scratches every 6 px leave no clean 7x7 patch of the photo: the hybrid copies from the context it filled
+    (Criminisi alone has nothing to copy and says so)."""
+    image = np.random.default_rng(4).random((48, 48, 3)).astype(np.float32)
+    mask = np.zeros((48, 48), bool)
+    mask[::6] = True
+    mask[18:34, 18:34] = True
+    with pytest.raises(ObscuraError, match="fully known"):
+        criminisi(image, mask, patch_size=7)
+    out = hybrid(image, mask, radius=4, patch_size=7)
+    assert np.isfinite(out).all() and np.array_equal(out[~mask], image[~mask])
+
+
 def test_criminisi_needs_source_patches():
     image = np.random.default_rng(0).random((12, 12, 3)).astype(np.float32)
     mask = np.zeros((12, 12), bool)

@@ -4,7 +4,8 @@ thick, blended across a seam.
 Split the hole by morphological opening with a disk of ``radius``: pixels the disk cannot reach (scratches,
 thin strokes) are smooth interpolation problems that the biharmonic fill solves well; the thick remainder needs
 texture, which diffusion blurs away. Criminisi fills the thick part with the biharmonic fill of the thin part
-as known context, copying only patches of the photo's own pixels (a smooth fill is no texture). Across a seam
+as known context, copying only patches of the photo's own pixels (a smooth fill is no texture; when scratches
+leave no clean patch, patches of the context too). Across a seam
 ``seam`` px wide along the thick part's edge the output goes linearly from the biharmonic fill to the exemplar
 fill (:func:`texture_weight`), so the two meet without a step.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from obscura.inpainting.classical.exemplar import criminisi
 from obscura.inpainting.classical.variational import biharmonic
@@ -48,6 +50,9 @@ def hybrid(image: np.ndarray, mask: np.ndarray, radius: int = 4, patch_size: int
     thick = thick_part(mask, radius)
     if not thick.any():
         return structure
-    texture = criminisi(np.where(thick[..., None], 0.0, structure), thick, patch_size=patch_size, sources=~mask)
+    own = ~mask
+    if not sliding_window_view(own, (patch_size, patch_size)).all(axis=(2, 3)).any():
+        own = None      # no clean patch of the photo's own (dense scratches): copy the structure-filled context too
+    texture = criminisi(np.where(thick[..., None], 0.0, structure), thick, patch_size=patch_size, sources=own)
     w = texture_weight(thick, seam)[..., None]
     return composite((1 - w) * structure + w * texture, image, mask)

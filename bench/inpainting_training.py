@@ -75,7 +75,8 @@ def main() -> None:
         if (step + 1) % args.every == 0 or step + 1 == args.steps:
             curve.append({"step": step + 1, "train_seconds": round(seconds, 1), **score()})
     print(json.dumps({"method": args.method, "batch_size": args.batch_size, "lr": args.lr, "crop": section.crop,
-                      "bucket": list(args.bucket), "photos": len(train), "torch_threads": torch.get_num_threads(), "curve": curve},
+                      "bucket": list(args.bucket), "photos": len(train), "torch_threads": torch.get_num_threads(),
+                      "curve": curve},
                      indent=1))
 
 

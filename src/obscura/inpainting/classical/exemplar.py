@@ -129,6 +129,11 @@ def _maps(work: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, ...]:
     return gx, gy, valid, nx / norm, ny / norm, ~known & near
 
 
+def source_patches(sources: np.ndarray, patch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-left corners (ys, xs) of the ``patch_size``² patches lying wholly inside ``sources``."""
+    return np.nonzero(sliding_window_view(sources, (patch_size, patch_size)).all(axis=(2, 3)))
+
+
 def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress=None,
               incremental: bool = True, sources: np.ndarray | None = None) -> np.ndarray:
     """Fill ``mask`` by copying patches from the known region; ``progress(done, total)`` is called
@@ -151,8 +156,7 @@ def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress
         sources = known
     elif sources.shape != mask.shape or (sources & mask).any():
         raise ObscuraError("criminisi sources must be an HxW mask like the hole's, outside the hole.")
-    full_known = sliding_window_view(sources, (patch_size, patch_size)).all(axis=(2, 3))
-    src_y, src_x = np.nonzero(full_known)
+    src_y, src_x = source_patches(sources, patch_size)
     if src_y.size == 0:
         raise ObscuraError(f"no fully known {patch_size}x{patch_size} patch outside the hole; "
                            "use a smaller patch_size or a PDE method.")

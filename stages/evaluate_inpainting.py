@@ -45,7 +45,8 @@ def run(params: Params) -> dict:
     with stage_run("evaluate_inpainting", {"inpainting": cfg}, experiment="inpainting", seed=params.seed,
                    dataset="photos") as tracker:
         with tqdm(desc="evaluate inpainting", total=count_runs(methods, cases, cfg.cases_per_cell)) as bar:
-            rows = evaluate(methods, images, cases, on_case=keep, progress=bar.update, per_cell=cfg.cases_per_cell)
+            rows = evaluate(methods, images, cases, on_case=keep, progress=bar.update, per_cell=cfg.cases_per_cell,
+                            workers=cfg.workers)
         broken = sorted({r["method"] for r in rows if not r["known_unchanged"]})
         if broken:
             raise ObscuraError(f"methods changed known pixels: {broken} (bug; outputs not written).")

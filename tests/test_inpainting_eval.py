@@ -156,6 +156,30 @@ def test_slow_methods_run_on_their_nested_seeded_subset(photo):
     assert count_runs(methods, cases, {"telea": 1}) == len(rows) and count_runs(methods, cases, {"telea": 3}) == len(wider)
 
 
+def test_workers_give_the_serial_rows_and_fills_in_order(photo):
+    from obscura.inpainting.deep.registry import make_config
+
+    cases = [{**c, "image": "coffee", "set": "heldout"}
+             for c in mask_set((40, 40), 2, buckets=[(10, 20), (30, 40)], kinds=("strokes", "box"), seed=0)]
+    torch_model = make_config("single_stage", tiny=True).setup()
+    methods = {"harmonic": get_method("harmonic"), "criminisi": get_method("criminisi", criminisi_patch=5),
+               "single_stage": deep_method(torch_model)}
+    seen = {1: [], 2: []}
+    rows = {w: evaluate(methods, {"coffee": photo}, cases, per_cell={"criminisi": 1}, workers=w,
+                        on_case=lambda row, out, w=w: seen[w].append((row["method"], row["case"], out)))
+            for w in (1, 2)}
+    assert len(rows[2]) == count_runs(methods, cases, {"criminisi": 1}) == 8 + 4 + 8
+    for a, b in zip(rows[1], rows[2], strict=True):
+        assert a.keys() == b.keys() and (a["method"], a["case"]) == (b["method"], b["case"])
+        exact = a["method"] != "single_stage"     # torch runs on fewer threads in a worker: float rounding
+        for k in ("hole_psnr", "full_psnr", "ssim", "gain_hole_psnr"):
+            if k in a:
+                assert a[k] == b[k] if exact else a[k] == pytest.approx(b[k], abs=1e-3), (a["method"], k)
+    for (m1, c1, o1), (m2, c2, o2) in zip(seen[1], seen[2], strict=True):
+        assert (m1, c1) == (m2, c2)
+        np.testing.assert_allclose(o1, o2, atol=0 if m1 != "single_stage" else 1e-5)
+
+
 def test_grid_has_a_tile_per_method(photo):
     grid = comparison_grid(photo, {"a": photo, "b": photo}, photo, columns=2)
     assert grid.shape[1] == 2 * 44 and grid.shape[0] == 2 * (40 + 14 + 4)

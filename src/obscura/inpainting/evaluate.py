@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,35 +32,76 @@ def count_runs(methods, cases: list[dict], per_cell: dict[str, int] | None = Non
     return sum(_runs_on(name, case, per_cell) for case in cases for name in methods)
 
 
+def _run_case(methods: dict[str, Callable], target: np.ndarray, index: int, case: dict,
+              per_cell: dict[str, int] | None) -> list[tuple[dict, np.ndarray]]:
+    """Every method that runs on one case: (row, output) pairs in ``methods``' order."""
+    mask, out_rows = case["mask"], []
+    masked = np.where(mask[..., None], 0.0, target).astype(np.float32)
+    for name, fn in methods.items():
+        if not _runs_on(name, case, per_cell):
+            continue
+        start = time.perf_counter()
+        out = fn(masked, mask)
+        seconds = time.perf_counter() - start
+        row = {"method": name, "case": index, "set": case.get("set", "heldout"), "image": case["image"],
+               "bucket": bucket_name(case["bucket"]), "kind": case["kind"], "slot": case.get("slot", 0),
+               "ratio": float(mask.mean()), "seconds": seconds,
+               "known_unchanged": bool(np.array_equal(out[~mask], target[~mask])),
+               **scores(out, target, mask)}
+        initial = getattr(fn, "initial_fill", None)
+        if initial is not None:
+            row["gain_hole_psnr"] = row["hole_psnr"] - psnr(initial(masked, mask), target, mask)
+        out_rows.append((row, out))
+    return out_rows
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(methods, images, cases, per_cell, threads: int) -> None:
+    import numba
+    import torch
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(threads)
+    _WORKER.update(methods=methods, images=images, cases=cases, per_cell=per_cell)
+
+
+def _worker_case(index: int) -> list[tuple[dict, np.ndarray]]:
+    w = _WORKER
+    case = w["cases"][index]
+    return _run_case(w["methods"], w["images"][case["image"]], index, case, w["per_cell"])
+
+
 def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases: list[dict],
              on_case: Callable[[dict, np.ndarray], None] | None = None, progress=None,
-             per_cell: dict[str, int] | None = None) -> list[dict]:
+             per_cell: dict[str, int] | None = None, workers: int = 1) -> list[dict]:
     """Run every method on every case (dict with ``image`` name, ``mask``, ``bucket``, ``kind`` and optional
     ``set``, ``slot``), or, for a method in ``per_cell``, on the cases with ``slot`` below its count.
 
     Returns one row per (method, case run) with scores and ``seconds``; a method with an ``initial_fill`` (the
     deep ones, :func:`~obscura.inpainting.methods.deep_method`) also gets ``gain_hole_psnr``: its hole PSNR minus
     that of the fill it starts from, on the same case. ``on_case(row, output)`` sees every output (for grids);
-    ``progress()`` is called once per row.
+    ``progress()`` is called once per row. ``workers`` > 1 runs the cases in that many spawned processes (the
+    methods must pickle), each with an equal share of the cores for torch and numba; the rows come back in the
+    same order, with the same fills (the deep methods' to float rounding: their torch threads differ).
     """
+    if workers > 1:
+        import multiprocessing as mp
+
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        pool = mp.get_context("spawn").Pool(workers, _start_worker, (methods, images, cases, per_cell, threads))
+        with pool:
+            results = pool.imap(_worker_case, range(len(cases)))
+            return _collect(results, on_case, progress)
+    results = (_run_case(methods, images[case["image"]], i, case, per_cell) for i, case in enumerate(cases))
+    return _collect(results, on_case, progress)
+
+
+def _collect(results, on_case, progress) -> list[dict]:
     rows = []
-    for index, case in enumerate(cases):
-        target, mask = images[case["image"]], case["mask"]
-        for name, fn in methods.items():
-            if not _runs_on(name, case, per_cell):
-                continue
-            masked = np.where(mask[..., None], 0.0, target).astype(np.float32)
-            start = time.perf_counter()
-            out = fn(masked, mask)
-            seconds = time.perf_counter() - start
-            row = {"method": name, "case": index, "set": case.get("set", "heldout"), "image": case["image"],
-                   "bucket": bucket_name(case["bucket"]), "kind": case["kind"], "slot": case.get("slot", 0),
-                   "ratio": float(mask.mean()), "seconds": seconds,
-                   "known_unchanged": bool(np.array_equal(out[~mask], target[~mask])),
-                   **scores(out, target, mask)}
-            initial = getattr(fn, "initial_fill", None)
-            if initial is not None:
-                row["gain_hole_psnr"] = row["hole_psnr"] - psnr(initial(masked, mask), target, mask)
+    for pairs in results:
+        for row, out in pairs:
             rows.append(row)
             if on_case is not None:
                 on_case(row, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,23 +15,28 @@ from obscura.inpainting.inputs import check_inputs, composite
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+class _Forward:
+    """``fn(image, mask)`` running ``model.<attr>`` on the tensors; picklable, so evaluation workers can take it."""
+
+    def __init__(self, model, attr: str):
+        self.model, self.attr = model, attr
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        import torch
+
+        image, mask = check_inputs(image, mask)
+        x = torch.from_numpy(image.transpose(2, 0, 1)[None].copy())
+        m = torch.from_numpy(mask[None, None].astype(np.float32))
+        with torch.no_grad():
+            out = getattr(self.model.eval(), self.attr)(x, m)[0].numpy().transpose(1, 2, 0)
+        return composite(out, image, mask)
+
+
 def deep_method(model) -> Method:
     """Wrap a trained deep inpainting model as a numpy method; its ``initial_fill`` attribute is the same kind
     of method giving the fill the model starts from (``model.prepare``), to measure what training adds."""
-    import torch
-
-    def wrap(fn) -> Method:
-        def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            image, mask = check_inputs(image, mask)
-            x = torch.from_numpy(image.transpose(2, 0, 1)[None].copy())
-            m = torch.from_numpy(mask[None, None].astype(np.float32))
-            with torch.no_grad():
-                out = fn(x, m)[0].numpy().transpose(1, 2, 0)
-            return composite(out, image, mask)
-        return run
-
-    run = wrap(lambda x, m: model.eval()(x, m))
-    run.initial_fill = wrap(model.prepare)
+    run = _Forward(model, "__call__")
+    run.initial_fill = _Forward(model, "prepare")
     return run
 
 
@@ -39,7 +45,7 @@ def get_method(name: str, models_dir: str | Path | None = None, criminisi_patch:
     if name in CLASSICAL:
         fn = CLASSICAL[name]
         if name in ("criminisi", "hybrid"):
-            return lambda image, mask: fn(image, mask, patch_size=criminisi_patch)
+            return partial(fn, patch_size=criminisi_patch)
         return fn
     from obscura.inpainting.deep.registry import METHODS, load_checkpoint
 

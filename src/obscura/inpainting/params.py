@@ -52,6 +52,9 @@ class InpaintingParams(Section):
     cases_per_cell: dict[str, int] = Field(default_factory=dict, description=(
         "method -> seeded cases per (photo set, bucket, kind) cell it runs on (nested subsets); unlisted: all; "
         "0: not run; otherwise at least fid_per_cell (validated after it)"))
+    workers: int = Field(2, ge=1, description=(
+        "processes evaluate_inpainting runs the cases in, each with an equal share of the cores (same fills; "
+        "the deep methods' to float rounding)"))
     classical: list[str] = Field(default_factory=lambda: [
         "harmonic", "biharmonic", "total_variation", "push_pull", "telea", "navier_stokes", "skimage_biharmonic",
         "criminisi", "hybrid"])

@@ -2,11 +2,13 @@
 of the fills against the originals, for each structure fill, Criminisi and the hybrid at several seam widths.
 Prints one JSON object.
 
-    python bench/inpainting_hybrid.py [--photos 8] [--structures harmonic biharmonic] [--seams 0 8 16]
-                                      [--size 256] [--seed 11]
+    python bench/inpainting_hybrid.py [--split validation] [--photos 8] [--structures harmonic biharmonic]
+                                      [--seams 0 8 16] [--buckets 10-20 30-40 50-60] [--size 256] [--seed 11]
 
-Cases: the first ``--photos`` held-out photos (data/prepared; run `dvc repro prepare`) x hole sizes 10-20, 30-40,
-50-60 % x strokes, rectangles, box (one seeded mask each). Each case runs every structure fill, Criminisi on the
+Cases: the first ``--photos`` photos of ``--split`` (data/prepared; run `dvc repro prepare`): ``validation``, a
+seeded square of each training photo (:func:`~obscura.inpainting.data.validation_squares`; for choosing the
+hybrid's settings), or ``heldout`` x hole sizes ``--buckets`` (percent) x strokes, rectangles, box (one seeded mask
+each). Each case runs every structure fill, Criminisi on the
 whole hole and Criminisi on the thick part (with the structure fill as context) once; every seam reuses them, as
 ``hybrid`` would compute them.
 """
@@ -24,9 +26,11 @@ import numpy as np
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--split", choices=("validation", "heldout"), default="validation")
     ap.add_argument("--photos", type=int, default=8)
     ap.add_argument("--structures", nargs="+", default=["harmonic", "biharmonic"])
     ap.add_argument("--seams", type=float, nargs="+", default=[0.0, 8.0, 16.0])
+    ap.add_argument("--buckets", nargs="+", default=["10-20", "30-40", "50-60"])
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
@@ -36,14 +40,16 @@ def main() -> None:
     from obscura.inpainting.classical.exemplar import criminisi
     from obscura.inpainting.classical.hybrid import texture_weight, thick_part
     from obscura.inpainting.classical import CLASSICAL
-    from obscura.inpainting.data import photos
+    from obscura.inpainting.data import photos, validation_squares
     from obscura.inpainting.inputs import composite
     from obscura.inpainting.masks import bucket_name, mask_set
     from obscura.metrics import InceptionFeatures, extract_features, fid_kid, psnr
 
-    images = photos("data/prepared", "heldout", args.size)
+    images = (validation_squares("data/prepared", args.size, args.seed) if args.split == "validation"
+              else photos("data/prepared", "heldout", args.size))
     names = sorted(images)[:args.photos]
-    cases = [c for c in mask_set((args.size, args.size), len(images), [(10, 20), (30, 40), (50, 60)],
+    buckets = [tuple(int(v) for v in b.split("-")) for b in args.buckets]
+    cases = [c for c in mask_set((args.size, args.size), len(images), buckets,
                                  ("strokes", "rectangles", "box"), seed=args.seed) if c["image"] < len(names)]
     scores, fills, seconds = defaultdict(list), defaultdict(list), defaultdict(float)
     for case in cases:
@@ -76,7 +82,7 @@ def main() -> None:
                                 batch_size=16)
 
     real = features([images[names[c["image"]]] for c in cases])
-    result = {"photos": names, "cases": len(cases), "size": args.size, "hole_psnr": defaultdict(dict), "kid": {},
+    result = {"split": args.split, "photos": names, "cases": len(cases), "size": args.size, "hole_psnr": defaultdict(dict), "kid": {},
               "fid": {}, "cpu_seconds_per_case": {k: round(v / len(cases), 2) for k, v in seconds.items()}}
     for (name, group), values in sorted(scores.items()):
         result["hole_psnr"][name][group] = round(float(np.mean(values)), 3)

@@ -86,3 +86,26 @@ def test_square_and_training_photos():
     assert min(train.shape[:2]) == 48 and train.shape[1] > train.shape[0]      # aspect kept
     small = photos.PHOTOS["coins"]                                               # 303 x 384, grey -> RGB
     assert training_photo(small, 1000).shape == (303, 384, 3)                    # never upscaled
+
+
+def test_validation_squares_are_seeded_full_height_crops_of_the_training_photos(tmp_path):
+    import imageio.v3 as iio
+
+    from obscura.inpainting.data import validation_squares
+
+    (tmp_path / "photos").mkdir()
+    x = np.broadcast_to(np.arange(200, dtype=np.uint8), (40, 200))
+    wide = np.stack([x, x[:, ::-1], np.full_like(x, 7)], -1)
+    iio.imwrite(tmp_path / "photos" / "wide.png", wide)
+    iio.imwrite(tmp_path / "photos" / "held.png", wide[:, :40])
+    manifest = {"train": [{"name": "wide", "path": "photos/wide.png"}],
+                "heldout": [{"name": "held", "path": "photos/held.png"}]}
+    (tmp_path / "photos" / "manifest.json").write_text(__import__("json").dumps(manifest))
+    first = validation_squares(tmp_path, 40, seed=0)
+    assert list(first) == ["wide"] and first["wide"].shape == (40, 40, 3)          # training photos only
+    left = int(round(first["wide"][0, 0, 0] * 255))
+    np.testing.assert_allclose(first["wide"], wide[:, left:left + 40] / 255, atol=1e-6)   # a crop, full height
+    np.testing.assert_array_equal(validation_squares(tmp_path, 40, seed=0)["wide"], first["wide"])
+    offsets = {int(round(validation_squares(tmp_path, 40, seed=s)["wide"][0, 0, 0] * 255)) for s in range(5)}
+    assert len(offsets) > 1
+    assert validation_squares(tmp_path, 20, seed=0)["wide"].shape == (20, 20, 3)

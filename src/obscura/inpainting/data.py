@@ -26,3 +26,17 @@ def training_photos(prepared: str | Path) -> list[np.ndarray]:
     """The training photos at their prepared size and aspect (float32 RGB in [0, 1]), sorted by name: the
     sampler crops them at several scales."""
     return [as_rgb(image) for _, image in sorted(load_photos(Path(prepared), "train").items())]
+
+
+def validation_squares(prepared: str | Path, size: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """name -> one seeded square of each training photo, as tall as the photo's shorter side, resized to size x
+    size: a validation set for choosing a method's settings without looking at the held-out photos."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, image in sorted(load_photos(Path(prepared), "train").items()):
+        image = as_rgb(image)
+        side = min(image.shape[:2])
+        y, x = (int(rng.integers(0, n - side + 1)) for n in image.shape[:2])
+        square = image[y:y + side, x:x + side]
+        out[name] = resize(square, (size, size), order=3, anti_aliasing=True).clip(0, 1).astype(np.float32)
+    return out

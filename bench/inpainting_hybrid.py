@@ -8,9 +8,8 @@ Prints one JSON object.
 Cases: the first ``--photos`` photos of ``--split`` (data/prepared; run `dvc repro prepare`): ``validation``, a
 seeded square of each training photo (:func:`~obscura.inpainting.data.validation_squares`; for choosing the
 hybrid's settings), or ``heldout`` x hole sizes ``--buckets`` (percent) x strokes, rectangles, box (one seeded mask
-each). Each case runs every structure fill, Criminisi on the
-whole hole and Criminisi on the thick part (with the structure fill as context) once; every seam reuses them, as
-``hybrid`` would compute them.
+each). Each case runs every structure fill, Criminisi on the whole hole and Criminisi on the thick part (with the
+structure fill as context) once; every seam reuses them, as ``hybrid`` would compute them.
 """
 
 from __future__ import annotations
@@ -82,8 +81,9 @@ def main() -> None:
                                 batch_size=16)
 
     real = features([images[names[c["image"]]] for c in cases])
-    result = {"split": args.split, "photos": names, "cases": len(cases), "size": args.size, "hole_psnr": defaultdict(dict), "kid": {},
-              "fid": {}, "cpu_seconds_per_case": {k: round(v / len(cases), 2) for k, v in seconds.items()}}
+    result = {"split": args.split, "photos": names, "cases": len(cases), "size": args.size,
+              "hole_psnr": defaultdict(dict), "kid": {}, "fid": {},
+              "cpu_seconds_per_case": {k: round(v / len(cases), 2) for k, v in seconds.items()}}
     for (name, group), values in sorted(scores.items()):
         result["hole_psnr"][name][group] = round(float(np.mean(values)), 3)
     for name, batch in fills.items():

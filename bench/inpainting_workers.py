@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 
@@ -23,6 +21,7 @@ def main() -> None:
     from obscura.inpainting.evaluate import count_runs, evaluate
     from obscura.inpainting.masks import read_mask_set
     from obscura.inpainting.methods import get_method
+    from obscura.report import cpu_name
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=96, help="held-out cases, a seeded subset")
@@ -42,8 +41,7 @@ def main() -> None:
         seconds[w] = round(time.perf_counter() - start, 1)
     first = rows[args.workers[0]]
     diff = {w: max(abs(a["hole_psnr"] - b["hole_psnr"]) for a, b in zip(first, rs)) for w, rs in rows.items()}
-    machine = f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores"
-    print(json.dumps({"machine": machine,
+    print(json.dumps({"machine": cpu_name(),
                       "cases": len(cases), "runs": count_runs(methods, cases, cfg.cases_per_cell),
                       "seconds": seconds, "speedup": {w: round(seconds[args.workers[0]] / s, 2)
                                                       for w, s in seconds.items()},

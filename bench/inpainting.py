@@ -2,7 +2,7 @@
 time on a 256x256 photo with a 30 % hole, and the best deep method's margin over the best classical one at
 30-40 %. Prints one JSON object.
 
-    python bench/inpainting.py [--models data/inpainting/models] [--size 128] [--per-bucket 1]
+    python bench/inpainting.py [--models data/inpainting/models] [--size 128] [--per-bucket 1] [--workers 2]
 
 Deep methods are included when their trained weights exist under --models. Held-out photos come
 from data/prepared (run `dvc repro prepare`), else from skimage.data (chelsea, coffee).
@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--per-bucket", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="processes the cases run in (seconds are per core)")
     args = ap.parse_args()
 
     images = heldout(args.size)
@@ -54,7 +55,7 @@ def main() -> None:
         cases.append({**case, "image": names[case["image"] % len(names)]})
     methods = {n: get_method(n) for n in CLASSICAL}
     methods.update({n: get_method(n, args.models) for n in METHODS if (args.models / n / "model.pt").is_file()})
-    _, metrics = summarise(evaluate(methods, images, cases))
+    _, metrics = summarise(evaluate(methods, images, cases, workers=args.workers))
     result = {"image_size": args.size, "cases": len(cases), "methods": sorted(methods)}
     for key, value in metrics.items():
         method, bucket, score = key.split(".")

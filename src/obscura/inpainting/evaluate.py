@@ -84,7 +84,8 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
     that of the fill it starts from, on the same case. ``on_case(row, output)`` sees every output (for grids);
     ``progress()`` is called once per row. ``workers`` > 1 runs the cases in that many spawned processes (the
     methods must pickle), each with an equal share of the cores for torch and numba; the rows come back in the
-    same order, with the same fills (the deep methods' to float rounding: their torch threads differ).
+    same order, with the same fills (the deep methods' to float rounding: their torch threads differ). Starting
+    the workers costs a few seconds (imports, the methods unpickled), so it pays only on more than a few cases.
     """
     if workers > 1:
         import multiprocessing as mp

@@ -13,13 +13,14 @@ from obscura.inpainting.inputs import as_rgb
 
 def photos(prepared: str | Path, split: str, size: int) -> dict[str, np.ndarray]:
     """name -> float32 size x size x 3 in [0, 1] (grayscale photos repeated to RGB)."""
-    out = {}
-    for name, image in sorted(load_photos(Path(prepared), split).items()):
-        image = as_rgb(image)
-        if image.shape[:2] != (size, size):
-            image = resize(image, (size, size), order=3, anti_aliasing=True).clip(0, 1).astype(np.float32)
-        out[name] = image
-    return out
+    return {name: _square(as_rgb(image), size) for name, image in sorted(load_photos(Path(prepared), split).items())}
+
+
+def _square(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` resized to size x size (bicubic, anti-aliased), unless it is that size already."""
+    if image.shape[:2] == (size, size):
+        return image
+    return resize(image, (size, size), order=3, anti_aliasing=True).clip(0, 1).astype(np.float32)
 
 
 def training_photos(prepared: str | Path) -> list[np.ndarray]:
@@ -37,6 +38,5 @@ def validation_squares(prepared: str | Path, size: int, seed: int = 0) -> dict[s
         image = as_rgb(image)
         side = min(image.shape[:2])
         y, x = (int(rng.integers(0, n - side + 1)) for n in image.shape[:2])
-        square = image[y:y + side, x:x + side]
-        out[name] = resize(square, (size, size), order=3, anti_aliasing=True).clip(0, 1).astype(np.float32)
+        out[name] = _square(image[y:y + side, x:x + side], size)
     return out

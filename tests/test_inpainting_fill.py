@@ -8,7 +8,8 @@ from skimage import data
 from skimage.transform import resize
 
 from obscura.inpainting.classical.variational import harmonic
-from obscura.inpainting.deep.nets import harmonic_fill, pyramid_fill
+from obscura.inpainting.deep import multigrid
+from obscura.inpainting.deep.nets import harmonic_fill, harmonic_fill_reference, pyramid_fill
 from obscura.inpainting.deep.registry import make_config
 from obscura.inpainting.masks import random_mask
 
@@ -87,3 +88,29 @@ def test_deep_methods_start_from_the_harmonic_fill():
     with torch.no_grad():
         out = model(image, hole)  # the generator head starts at zero: output = composite of the initial fill
     torch.testing.assert_close(out, harmonic_fill(image * (1 - hole), hole).clamp(0, 1) * hole + image * (1 - hole))
+
+
+@pytest.mark.parametrize("shape, cycles", [((64, 64), 4), ((37, 61), 4), ((9, 7), 2), ((33, 20), 0)])
+def test_compiled_fill_equals_the_torch_reference(shape, cycles):
+    rng = np.random.default_rng(shape[0])
+    buckets = [((1, 10), "strokes"), ((30, 40), "rectangles"), ((50, 60), "box"), ((20, 30), "strokes")]
+    hole = torch.from_numpy(np.stack([random_mask(shape, b, k, rng) for b, k in buckets])[:, None].astype(np.float32))
+    x = torch.from_numpy(rng.random((4, 3, *shape), dtype=np.float32)) * (1 - hole)
+    out = multigrid.harmonic_fill(x.numpy(), hole.numpy(), cycles)
+    torch.testing.assert_close(torch.from_numpy(out), harmonic_fill_reference(x, hole, cycles), atol=1e-5, rtol=0)
+    assert out.dtype == np.float32
+    out64 = multigrid.harmonic_fill(x.double().numpy(), hole.double().numpy(), cycles)
+    torch.testing.assert_close(torch.from_numpy(out64), harmonic_fill_reference(x.double(), hole.double(), cycles),
+                               atol=1e-12, rtol=0)
+
+
+def test_fill_keeps_autograd_when_its_input_needs_it():
+    image, mask = photo(24, 30), random_mask((24, 30), (30, 40), "box", np.random.default_rng(1))
+    x, m = as_torch(image, mask)
+    x = x.clone().requires_grad_()
+    out = harmonic_fill(x, m)  # through the torch reference: the compiled kernels have no backward
+    torch.testing.assert_close(out.detach(), harmonic_fill(x.detach(), m), atol=1e-5, rtol=0)
+    weights = torch.rand_like(out)
+    (grad,) = torch.autograd.grad((out * weights).sum(), x)
+    v = torch.rand_like(x) * (1 - m)  # the fill is linear in the known pixels: <fill^T w, v> = <w, fill(v)>
+    torch.testing.assert_close((grad * v).sum(), (weights * harmonic_fill(v, m)).sum(), rtol=1e-5, atol=0)

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _hole_index(hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The hole pixels (rows ``pixels[0]``, columns ``pixels[1]``) of each image grouped by colour (red:
     i + j even): image b's colour r runs from ``starts[2b + r]`` to ``starts[2b + r + 1]``."""
@@ -31,16 +31,16 @@ def _hole_index(hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, pixels[:, :q].copy()
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _relax(u: np.ndarray, rhs: np.ndarray, starts: np.ndarray, pixels: np.ndarray, sweeps: int,
            consts: np.ndarray) -> None:
     """``sweeps`` red-black SOR sweeps on ``u - mean of 4 neighbours = rhs`` at the hole pixels
     (:func:`_hole_index`), in place; replicated borders (a missing neighbour counts as the pixel itself).
-    ``consts`` = (omega, 0.25) in u's dtype, so the arithmetic stays in it. Planes are independent: one
-    thread runs all sweeps of a plane."""
+    ``consts`` = (omega, 0.25) in u's dtype, so the arithmetic stays in it. Plane by plane, all sweeps
+    each."""
     n, c, h, w = u.shape
     omega, quarter = consts[0], consts[1]
-    for p in numba.prange(n * c):
+    for p in range(n * c):
         b, k = p // c, p % c
         x, f = u[b, k], rhs[b, k]
         for _ in range(sweeps):
@@ -52,7 +52,7 @@ def _relax(u: np.ndarray, rhs: np.ndarray, starts: np.ndarray, pixels: np.ndarra
                     x[i, j] = x[i, j] + omega * (mean + f[i, j] - x[i, j])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _residual(u: np.ndarray, rhs: np.ndarray, starts: np.ndarray, pixels: np.ndarray, quarter) -> np.ndarray:
     """``mean of neighbours + rhs - u`` at the hole pixels, 0 elsewhere."""
     n, c, h, w = u.shape
@@ -67,7 +67,7 @@ def _residual(u: np.ndarray, rhs: np.ndarray, starts: np.ndarray, pixels: np.nda
     return res
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _pool(x: np.ndarray) -> np.ndarray:
     """2x2 average pooling, ceil mode: a window cut by the border averages the pixels it has."""
     n, c, h, w = x.shape
@@ -87,7 +87,7 @@ def _pool(x: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _source(o: int, size: int) -> tuple[int, int, float]:
     """Bilinear x2 (half-pixel centres): output index ``o`` reads inputs i0, i1 with weight ``frac`` on i1."""
     src = max((o + 0.5) * 0.5 - 0.5, 0.0)
@@ -95,7 +95,7 @@ def _source(o: int, size: int) -> tuple[int, int, float]:
     return i0, min(i0 + 1, size - 1), src - i0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _add_upsampled(u: np.ndarray, coarse: np.ndarray, starts: np.ndarray, pixels: np.ndarray) -> None:
     """``u += coarse upsampled x2 (cropped to u)`` at the hole pixels, in place."""
     n, c, h, w = u.shape

@@ -2,11 +2,12 @@
 evaluation's 30-40 % masks (held-out and unseen photos), along one training run. Prints one JSON object.
 
     python bench/inpainting_training.py [--method single_stage] [--steps 4000] [--every 1000]
-                                        [--batch-size 8] [--lr 0.001] [--bucket 30 40] [--photos N]
+                                        [--batch-size 8] [--lr 0.001] [--bucket 30 40] [--photos N] [--seed S]
 
 The run uses the method's params.yaml section (crop, scales, config) with the given steps, batch size and lr
 (cosine-annealed over --steps), so the points are one run's curve, not separate runs of each length; ``--photos N``
-trains on a seeded N of the training photos (what more data would buy). Needs
+trains on a seeded N of the training photos (what more data would buy); ``--seed`` changes the initialisation,
+crops, masks and that subset (how much of a gain is the training's own noise). Needs
 `dvc repro prepare masks`.
 """
 
@@ -39,10 +40,11 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--bucket", type=int, nargs=2, default=(30, 40))
     ap.add_argument("--photos", type=int, default=None, help="train on a seeded subset of this many photos")
+    ap.add_argument("--seed", type=int, default=None, help="initialisation, crops, masks, --photos subset (default: params.yaml's)")
     args = ap.parse_args()
 
     params = load_params("params.yaml")
-    cfg, seed = params.inpainting, params.seed
+    cfg, seed = params.inpainting, params.seed if args.seed is None else args.seed
     section = cfg.deep[args.method]
     config = make_config(args.method, **section.config)
     torch.manual_seed(seed)
@@ -74,7 +76,7 @@ def main() -> None:
         seconds += time.perf_counter() - start
         if (step + 1) % args.every == 0 or step + 1 == args.steps:
             curve.append({"step": step + 1, "train_seconds": round(seconds, 1), **score()})
-    print(json.dumps({"method": args.method, "batch_size": args.batch_size, "lr": args.lr, "crop": section.crop,
+    print(json.dumps({"method": args.method, "seed": seed, "batch_size": args.batch_size, "lr": args.lr, "crop": section.crop,
                       "bucket": list(args.bucket), "photos": len(train), "torch_threads": torch.get_num_threads(),
                       "curve": curve},
                      indent=1))

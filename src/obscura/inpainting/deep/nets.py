@@ -77,8 +77,8 @@ def _v_cycle(u: torch.Tensor, rhs: torch.Tensor | None, hole: torch.Tensor, swee
 
 def harmonic_fill(image: torch.Tensor, hole: torch.Tensor, cycles: int = 4, sweeps: int = 3,
                   omega: float = 1.5) -> torch.Tensor:
-    """The harmonic fill of :func:`harmonic_fill_reference`: by its numba kernels (deep/multigrid.py, ~30x
-    faster on training batches) unless autograd must pass through it (``image`` requires grad), then by
+    """The harmonic fill of :func:`harmonic_fill_reference`: by its numba kernels (deep/multigrid.py, ~3x
+    faster on training batches: bench/harmonic_fill.py) unless autograd must pass through it (``image`` requires grad), then by
     the reference's torch ops."""
     if torch.is_grad_enabled() and image.requires_grad:
         return harmonic_fill_reference(image, hole, cycles, sweeps, omega)

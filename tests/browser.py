@@ -108,7 +108,8 @@ def check_page(page: Path, screenshot: Path, width: int = 1280, height: int = 16
                 "Array.from(document.images).filter(i => !i.naturalWidth).map(i => i.getAttribute('src'))") or []
             check.viewer_states = tools.evaluate(
                 "Array.from(document.querySelectorAll('.splat-viewer')).map(e => e.dataset.state || 'pending')") or []
-            shot = tools.call("Page.captureScreenshot", format="png")
+            # the full report's first frame with its 3DGS viewers took 156 s in SwiftShader on 2 cores
+            shot = tools.call("Page.captureScreenshot", timeout=300, format="png")
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
             Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
             for i in range(len(check.viewer_states) if viewer_shots is not None else 0):

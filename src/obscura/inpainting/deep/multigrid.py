@@ -32,14 +32,21 @@ def _hole_index(hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, pixels[:, :q].copy()
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mean4(x: np.ndarray, i: int, j: int, quarter) -> float:
+    """Mean of the 4 neighbours of (i, j) in the plane ``x``, replicated borders (a missing neighbour counts as the
+    pixel itself)."""
+    h, w = x.shape
+    return (x[max(i - 1, 0), j] + x[min(i + 1, h - 1), j] + x[i, max(j - 1, 0)] + x[i, min(j + 1, w - 1)]) * quarter
+
+
 @numba.njit(cache=True, nogil=True)
 def _relax(u: np.ndarray, rhs: np.ndarray, starts: np.ndarray, pixels: np.ndarray, sweeps: int,
            consts: np.ndarray) -> None:
     """``sweeps`` red-black SOR sweeps on ``u - mean of 4 neighbours = rhs`` at the hole pixels
-    (:func:`_hole_index`), in place; replicated borders (a missing neighbour counts as the pixel itself).
-    ``consts`` = (omega, 0.25) in u's dtype, so the arithmetic stays in it. Plane by plane, all sweeps
-    each."""
-    n, c, h, w = u.shape
+    (:func:`_hole_index`), in place. ``consts`` = (omega, 0.25) in u's dtype, so the arithmetic stays in it.
+    Plane by plane, all sweeps each."""
+    n, c = u.shape[:2]
     omega, quarter = consts[0], consts[1]
     for p in range(n * c):
         b, k = p // c, p % c
@@ -48,23 +55,19 @@ def _relax(u: np.ndarray, rhs: np.ndarray, starts: np.ndarray, pixels: np.ndarra
             for colour in range(2):
                 for q in range(starts[2 * b + colour], starts[2 * b + colour + 1]):
                     i, j = pixels[0, q], pixels[1, q]
-                    im, ip, jm, jp = max(i - 1, 0), min(i + 1, h - 1), max(j - 1, 0), min(j + 1, w - 1)
-                    mean = (x[im, j] + x[ip, j] + x[i, jm] + x[i, jp]) * quarter
-                    x[i, j] = x[i, j] + omega * (mean + f[i, j] - x[i, j])
+                    x[i, j] = x[i, j] + omega * (_mean4(x, i, j, quarter) + f[i, j] - x[i, j])
 
 
 @numba.njit(cache=True, nogil=True)
 def _residual(u: np.ndarray, rhs: np.ndarray, starts: np.ndarray, pixels: np.ndarray, quarter) -> np.ndarray:
     """``mean of neighbours + rhs - u`` at the hole pixels, 0 elsewhere."""
-    n, c, h, w = u.shape
+    n, c = u.shape[:2]
     res = np.zeros_like(u)
     for b in range(n):
         for k in range(c):
             for q in range(starts[2 * b], starts[2 * b + 2]):
                 i, j = pixels[0, q], pixels[1, q]
-                im, ip, jm, jp = max(i - 1, 0), min(i + 1, h - 1), max(j - 1, 0), min(j + 1, w - 1)
-                mean = (u[b, k, im, j] + u[b, k, ip, j] + u[b, k, i, jm] + u[b, k, i, jp]) * quarter
-                res[b, k, i, j] = mean + rhs[b, k, i, j] - u[b, k, i, j]
+                res[b, k, i, j] = _mean4(u[b, k], i, j, quarter) + rhs[b, k, i, j] - u[b, k, i, j]
     return res
 
 

@@ -7,7 +7,7 @@ from skimage.transform import resize
 
 from obscura.errors import ObscuraError
 from obscura.inpainting.classical import CLASSICAL
-from obscura.inpainting.classical.exemplar import _best_source, _maps, criminisi
+from obscura.inpainting.classical.exemplar import _best_source, _fields_into, _maps, _order, criminisi
 from obscura.inpainting.classical.hybrid import hybrid, texture_weight, thick_part
 from obscura.inpainting.classical.variational import (_tv_descent, _tv_descent_reference, biharmonic, harmonic,
                                                       total_variation)
@@ -118,22 +118,54 @@ def test_criminisi_fields_match_opencv(photo):
     np.testing.assert_array_equal(front, ~known & (cv2.dilate(k8, np.ones((3, 3), np.uint8)) > 0))
 
 
+def test_compiled_fields_are_the_numpy_fields():
+    """The compiled field update gives numpy's fields bit for bit, on the whole image and on any region of it
+    (borders included), odd sizes down to the smallest image a 3 px patch allows."""
+    rng = np.random.default_rng(2)
+    for shape in [(40, 40), (23, 37), (3, 5)]:
+        work = rng.random((*shape, 3)).astype(np.float32)
+        known = rng.random(shape) > 0.4
+        reference = _maps(work, known)
+        fields = [np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, bool), np.full(shape, np.nan),
+                  np.full(shape, np.nan), np.zeros(shape, bool)]
+        _fields_into(work, known, *fields, 0, shape[0], 0, shape[1])
+        for field, ref in zip(fields, reference):
+            np.testing.assert_array_equal(field, ref)
+        for _ in range(10):
+            y0, x0 = rng.integers(0, shape[0]), rng.integers(0, shape[1])
+            y1, x1 = rng.integers(y0 + 1, shape[0] + 1), rng.integers(x0 + 1, shape[1] + 1)
+            for field in fields:
+                field[y0:y1, x0:x1] = 0
+            _fields_into(work, known, *fields, y0, y1, x0, x1)
+            for field, ref in zip(fields, reference):
+                np.testing.assert_array_equal(field, ref)
+
+
 @pytest.mark.parametrize("chunks", [1, 2, 5])
 @pytest.mark.parametrize("guess", [0, 37, 255])
 @pytest.mark.parametrize("tiled", [False, True])
-def test_best_source_is_the_first_exhaustive_minimum(chunks, guess, tiled):
-    """The chunked parallel scan, bounded by any guess, returns what an exhaustive argmin returns: random
-    values, and a tiled 4 px pattern where the minimum (an exact copy) is tied at many sources."""
+@pytest.mark.parametrize("picked", [0, 3, 12])
+def test_best_source_is_the_first_exhaustive_minimum(chunks, guess, tiled, picked):
+    """The chunked parallel scan, pruned by the lower bounds of any number of picked pixels and bounded by any
+    guess, returns what an exhaustive argmin returns: random values, and a tiled 4 px pattern where the minimum
+    (an exact copy) is tied at many sources."""
     rng = np.random.default_rng(0)
     work = rng.integers(0, 3, (20, 20, 3)).astype(np.float32)   # few values: many exact ties
     if tiled:
         work = np.tile(work[:4, :4], (5, 5, 1))
-    src_y, src_x = np.nonzero(np.ones((16, 16), bool))
+    src_y, src_x = np.nonzero(rng.random((16, 16)) < 0.8)
     oy, ox = np.nonzero(rng.random((5, 5)) < 0.6)
     target = work[2 + oy, 7 + ox] + (0 if tiled else rng.integers(0, 2, (oy.size, 3)))
     ssd = np.array([((work[y + oy, x + ox] - target) ** 2).sum() for y, x in zip(src_y, src_x)])
     assert (ssd == ssd.min()).sum() > (1 if tiled else 0)
-    assert _best_source(work, src_y, src_x, oy, ox, target, chunks, guess) == int(np.argmin(ssd))
+    planes, bounds = np.ascontiguousarray(work.transpose(2, 0, 1)), np.empty((16, 16), np.float32)
+    guess = min(guess, src_y.size - 1)
+    assert _best_source(work, planes, src_y, src_x, oy, ox, target, chunks, guess, _order(target), picked,
+                        bounds) == int(np.argmin(ssd))
+    # the bounds are the picked pixels' SSDs
+    pick = _order(target)[:picked]
+    expect = [((work[y + oy[pick], x + ox[pick]] - target[pick]) ** 2).sum() for y, x in zip(src_y, src_x)]
+    np.testing.assert_allclose(bounds[src_y, src_x], expect, rtol=1e-6)
 
 
 def test_hybrid_splits_thin_and_thick():

@@ -51,47 +51,180 @@ def _priority_map(prio, front, known, conf, gx, gy, valid, nx, ny, r, y0, y1, x0
             prio[fy, fx] = (c / area) * (best + 1e-3)
 
 
+@numba.njit(cache=True, parallel=True)
+def _lower_bounds(planes, oy, ox, target, pick, bounds):
+    """``bounds[y, x]``: the SSD over the offsets ``pick`` only (a lower bound of the full SSD) of the patch with
+    top-left corner (y, x), for every corner at once (RGB): rows in parallel, contiguous channel planes so the
+    inner loop vectorises."""
+    gh, gw = bounds.shape
+    for y in numba.prange(gh):
+        row = bounds[y]
+        row[:] = 0.0
+        for j in range(pick.size):
+            k = pick[j]
+            yy, x0, x1 = y + oy[k], ox[k], ox[k] + gw
+            r, g, b = planes[0, yy, x0:x1], planes[1, yy, x0:x1], planes[2, yy, x0:x1]
+            tr, tg, tb = target[k, 0], target[k, 1], target[k, 2]
+            for x in range(gw):
+                dr, dg, db = r[x] - tr, g[x] - tg, b[x] - tb
+                row[x] += dr * dr + dg * dg + db * db
+
+
+# ``bounds`` are float32 sums of a few float32 squares, within 1e-6 relative of the same sums taken exactly: scaled
+# by _SLACK they never exceed the exact partial SSD, so a candidate is ruled out only when it could neither beat
+# nor tie the best, and the scan's result is the exhaustive one.
+_SLACK = 1.0 - 1e-5
+
+
 @numba.njit(cache=True)
-def _best_in(work, src_y, src_x, oy, ox, target, lo, hi, best, arg):
-    """The smallest (SSD, index) among (``best``, ``arg``) and the source patches in ``[lo, hi)``; a candidate
-    is abandoned once its partial sum shows it cannot be smaller."""
-    n_off, c = oy.size, target.shape[1]
+def _ssd(work, y0, x0, oy, ox, target, limit):
+    """SSD of the source patch at (y0, x0) over the target's pixels in their given order, accumulated in float64
+    (stops, returning a partial sum >= ``limit``, as soon as it reaches ``limit``)."""
+    d = 0.0
+    for k in range(oy.size):
+        for ch in range(target.shape[1]):
+            diff = work[y0 + oy[k], x0 + ox[k], ch] - target[k, ch]
+            d += diff * diff
+        if d >= limit:
+            break
+    return d
+
+
+@numba.njit(cache=True)
+def _best_in(work, bounds, rest, src_y, src_x, oy, ox, target, lo, hi, best, arg):
+    """The smallest (SSD, index) among (``best``, ``arg``) and the source patches in ``[lo, hi)``. A candidate is
+    ruled out by its lower bound (the SSD over the picked pixels), else by that bound plus the SSD over the
+    ``rest`` of the pixels as they accumulate; one that survives both gets its exact SSD (:func:`_ssd`)."""
     for s in range(lo, hi):
         y0, x0 = src_y[s], src_x[s]
+        d = bounds[y0, x0] * _SLACK
+        if d > best:
+            continue
         limit = best if s > arg else np.nextafter(best, np.inf)    # a tie wins only before ``arg``
-        d = 0.0
-        for k in range(n_off):
-            for ch in range(c):
+        cut = limit * (1.0 + 1e-9)      # the rest's float64 sum is exact to far less than this margin
+        for j in range(rest.size):
+            k = rest[j]
+            for ch in range(target.shape[1]):
                 diff = work[y0 + oy[k], x0 + ox[k], ch] - target[k, ch]
                 d += diff * diff
-            if d >= limit:
+            if d >= cut:
                 break
+        if d >= cut:
+            continue
+        d = _ssd(work, y0, x0, oy, ox, target, limit)
         if d < best or (d == best and s < arg):
             best, arg = d, s
     return best, arg
 
 
 @numba.njit(cache=True, parallel=True)
-def _best_source(work, src_y, src_x, oy, ox, target, chunks, guess):
-    """The first source patch with the smallest SSD: ``chunks`` contiguous runs of the sources scanned in
-    parallel, each bounded from the start by the SSD of the ``guess`` source (a likely good match makes most
-    candidates stop after a few pixels); the same result as one exhaustive sequential scan."""
-    bound, _ = _best_in(work, src_y, src_x, oy, ox, target, guess, guess + 1, np.inf, -1)
+def _best_source(work, planes, src_y, src_x, oy, ox, target, chunks, guess, order, picked, bounds):
+    """The first source patch with the smallest SSD, the same result as one exhaustive sequential scan. First the
+    SSD over a few target pixels (``pick``) for every source at once (:func:`_lower_bounds`); the full SSDs of the
+    ``guess`` and of the source with the smallest bound then bound the scan, in which most candidates are skipped
+    on their bound and the rest abandoned after a few pixels; ``chunks`` contiguous runs of sources in parallel."""
+    _lower_bounds(planes, oy, ox, target, order[:picked], bounds)
+    rest = order[picked:]
     n = src_y.size
-    best = np.empty(chunks)
-    arg = np.empty(chunks, np.int64)
+    first = 0
+    for s in range(1, n):
+        if bounds[src_y[s], src_x[s]] < bounds[src_y[first], src_x[first]]:
+            first = s
+    best, arg = _ssd(work, src_y[guess], src_x[guess], oy, ox, target, np.inf), guess
+    best, arg = _best_in(work, bounds, rest, src_y, src_x, oy, ox, target, first, first + 1, best, arg)
+    bests = np.empty(chunks)
+    args = np.empty(chunks, np.int64)
     for i in numba.prange(chunks):
-        best[i], arg[i] = _best_in(work, src_y, src_x, oy, ox, target, i * n // chunks, (i + 1) * n // chunks,
-                                   bound, guess)
+        bests[i], args[i] = _best_in(work, bounds, rest, src_y, src_x, oy, ox, target, i * n // chunks,
+                                     (i + 1) * n // chunks, best, arg)
     k = 0
     for i in range(1, chunks):
-        if best[i] < best[k] or (best[i] == best[k] and arg[i] < arg[k]):
+        if bests[i] < bests[k] or (bests[i] == bests[k] and args[i] < args[k]):
             k = i
-    return arg[k]
+    return args[k]
+
+
+def _order(target: np.ndarray) -> np.ndarray:
+    """The target's pixels, farthest from its mean colour first: the ones an arbitrary source patch is likeliest
+    to miss, so a few of them rule most sources out."""
+    spread = ((target - target.mean(axis=0)) ** 2).sum(axis=1)
+    return np.argsort(-spread, kind="stable")
+
+
+_PICKED = 12    # pixels in the lower bounds: each costs a pass over the image, each rules out more sources
 
 
 _GAUSS = cv2.getGaussianKernel(5, 1.0)[:, 0]
 _REACH = 3  # px a pixel's change reaches in the fields: the normals' 5x5 blur (2) then 3x3 Sobel (1)
+
+
+@numba.njit(cache=True)
+def _reflect(i, n):
+    """Index ``i`` reflected into [0, n) without repeating the edge (OpenCV's default border, numpy's reflect)."""
+    return -i if i < 0 else (2 * (n - 1) - i if i >= n else i)
+
+
+@numba.njit(cache=True)
+def _fields_into(work, known, gx, gy, valid, nx, ny, front, y0, y1, x0, x1):
+    """Write the fields of :func:`_maps` for rows [y0, y1) x columns [x0, x1) of the whole image, compiled: the
+    same arithmetic in the same order, so the same values, without a window's worth of numpy calls."""
+    h, w = known.shape
+    ry0, ry1, rx0, rx1 = max(y0 - 1, 0), min(y1 + 1, h), max(x0 - 1, 0), min(x1 + 1, w)
+    rows, cols = y1 - y0 + 2, x1 - x0 + 2              # the region and a 1 px reflected ring
+    grey = np.empty((rows, cols))
+    for i in range(rows):
+        yy = _reflect(y0 - 1 + i, h)
+        for j in range(cols):
+            xx = _reflect(x0 - 1 + j, w)
+            grey[i, j] = (work[yy, xx, 0] * np.float32(0.299) + work[yy, xx, 1] * np.float32(0.587)
+                          + work[yy, xx, 2] * np.float32(0.114))
+    # the known region blurred (5x5 Gaussian, rows then columns) on the rows and columns the ring reflects from
+    vert = np.empty((ry1 - ry0, rx1 - rx0 + 4))
+    for i in range(ry1 - ry0):
+        for j in range(rx1 - rx0 + 4):
+            xx = _reflect(rx0 - 2 + j, w)
+            acc = _GAUSS[0] * known[_reflect(ry0 + i - 2, h), xx]
+            for b in range(1, 5):
+                acc = acc + _GAUSS[b] * known[_reflect(ry0 + i - 2 + b, h), xx]
+            vert[i, j] = acc
+    blur = np.empty((ry1 - ry0, rx1 - rx0))
+    for i in range(ry1 - ry0):
+        for j in range(rx1 - rx0):
+            acc = _GAUSS[0] * vert[i, j]
+            for b in range(1, 5):
+                acc = acc + _GAUSS[b] * vert[i, j + b]
+            blur[i, j] = acc
+    ring = np.empty((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            ring[i, j] = blur[_reflect(y0 - 1 + i, h) - ry0, _reflect(x0 - 1 + j, w) - rx0]
+    # Sobel / 8 of the grey image and Sobel of the blurred known region: columns then rows, as numpy's passes
+    sy, dy = np.empty((rows - 2, cols)), np.empty((rows - 2, cols))
+    ky, kd = np.empty((rows - 2, cols)), np.empty((rows - 2, cols))
+    for i in range(rows - 2):
+        for j in range(cols):
+            sy[i, j] = 1.0 * grey[i, j] + 2.0 * grey[i + 1, j] + 1.0 * grey[i + 2, j]
+            dy[i, j] = -1.0 * grey[i, j] + 0.0 * grey[i + 1, j] + 1.0 * grey[i + 2, j]
+            ky[i, j] = 1.0 * ring[i, j] + 2.0 * ring[i + 1, j] + 1.0 * ring[i + 2, j]
+            kd[i, j] = -1.0 * ring[i, j] + 0.0 * ring[i + 1, j] + 1.0 * ring[i + 2, j]
+    for i in range(rows - 2):
+        y = y0 + i
+        for j in range(cols - 2):
+            x = x0 + j
+            gx[y, x] = (-1.0 * sy[i, j] + 0.0 * sy[i, j + 1] + 1.0 * sy[i, j + 2]) / 8.0
+            gy[y, x] = (1.0 * dy[i, j] + 2.0 * dy[i, j + 1] + 1.0 * dy[i, j + 2]) / 8.0
+            ax = -1.0 * ky[i, j] + 0.0 * ky[i, j + 1] + 1.0 * ky[i, j + 2]
+            ay = 1.0 * kd[i, j] + 2.0 * kd[i, j + 1] + 1.0 * kd[i, j + 2]
+            norm = np.hypot(ax, ay) + 1e-12
+            nx[y, x], ny[y, x] = ax / norm, ay / norm
+            every, some = True, False
+            for oy in range(-1, 2):
+                for ox in range(-1, 2):
+                    every &= known[min(max(y + oy, 0), h - 1), min(max(x + ox, 0), w - 1)]
+                    if 0 <= y + oy < h and 0 <= x + ox < w:
+                        some |= known[y + oy, x + ox]
+            valid[y, x] = every
+            front[y, x] = some and not known[y, x]
 
 
 def _shift_sum(p: np.ndarray, weights, axis: int) -> np.ndarray:
@@ -139,8 +272,8 @@ def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress
     """Fill ``mask`` by copying patches from the known region; ``progress(done, total)`` is called
     after each patch. ``sources`` (HxW bool, default: outside ``mask``) are the pixels a source patch may cover:
     a caller that filled part of a hole by other means keeps those pixels as context but not as texture.
-    ``incremental=False`` is the slow reference: every field recomputed on the whole image after each patch
-    (the fast path updates them around the patch, with the same result)."""
+    ``incremental=False`` is the slow reference: every field recomputed on the whole image by numpy after each
+    patch (the fast path updates them around the patch with compiled code, with the same result)."""
     image, mask = check_inputs(image, mask)
     if patch_size < 3 or patch_size % 2 == 0:
         raise ObscuraError(f"criminisi patch_size must be odd and >= 3, got {patch_size}.")
@@ -162,12 +295,19 @@ def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress
                            "use a smaller patch_size or a PDE method.")
 
     conf = known.astype(np.float64)
-    maps = _maps(work, known)
+    if incremental:
+        maps = (np.empty((h, w)), np.empty((h, w)), np.empty((h, w), bool), np.empty((h, w)), np.empty((h, w)),
+                np.empty((h, w), bool))
+        _fields_into(work, known, *maps, 0, h, 0, w)
+    else:
+        maps = _maps(work, known)
     prio = np.empty((h, w))
     _priority_map(prio, maps[5], known, conf, *maps[:5], r, 0, h, 0, w)
     index = np.full((h - 2 * r, w - 2 * r), -1, np.int64)     # source patch's top-left corner -> its index
     index[src_y, src_x] = np.arange(src_y.size)
     chunks = min(src_y.size, numba.get_num_threads())
+    planes = np.ascontiguousarray(work.transpose(2, 0, 1))     # channel planes for the vectorised bounds
+    bounds = np.empty(index.shape, np.float32)
     remaining = int(mask.sum())
     total, best, cy, cx = remaining, 0, r, r
     while remaining > 0:
@@ -179,23 +319,23 @@ def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress
         cy, cx = ty, tx
         ys, xs = slice(cy - r, cy + r + 1), slice(cx - r, cx + r + 1)
         oy, ox = np.nonzero(known[ys, xs])
-        best = _best_source(work, src_y, src_x, oy, ox, work[ys, xs][oy, ox], chunks, best)
+        target = work[ys, xs][oy, ox]
+        best = _best_source(work, planes, src_y, src_x, oy, ox, target, chunks, best, _order(target),
+                            _PICKED, bounds)
         source = work[src_y[best]:src_y[best] + patch_size, src_x[best]:src_x[best] + patch_size]
         fill = ~known[ys, xs]
         work[ys, xs][fill] = source[fill]
+        planes[:, ys, xs] = work[ys, xs].transpose(2, 0, 1)
         conf[ys, xs][fill] = conf[ys, xs][known[ys, xs]].sum() / patch_size ** 2
         known[ys, xs] |= fill
         remaining -= int(fill.sum())
         if not incremental:
             maps = _maps(work, known)
             _priority_map(prio, maps[5], known, conf, *maps[:5], r, 0, h, 0, w)
-        else:   # the fields change within _REACH px of the patch; recompute them there from a wider window
+        else:   # the fields change within _REACH px of the patch: recompute them there
             q = r + _REACH
             y0, y1, x0, x1 = max(cy - q, 0), min(cy + q + 1, h), max(cx - q, 0), min(cx + q + 1, w)
-            wy0, wy1, wx0, wx1 = max(y0 - _REACH, 0), min(y1 + _REACH, h), max(x0 - _REACH, 0), min(x1 + _REACH, w)
-            local = _maps(work[wy0:wy1, wx0:wx1], known[wy0:wy1, wx0:wx1])
-            for field, part in zip(maps, local):
-                field[y0:y1, x0:x1] = part[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+            _fields_into(work, known, *maps, y0, y1, x0, x1)
             p = q + 2 * r               # a priority reads its patch, centred at most r px from the pixel
             _priority_map(prio, maps[5], known, conf, *maps[:5], r, max(cy - p, 0), min(cy + p + 1, h),
                           max(cx - p, 0), min(cx + p + 1, w))

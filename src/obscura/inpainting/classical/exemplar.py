@@ -5,11 +5,12 @@ P = C * D (C: mean confidence of the patch, D: strength of the isophote hitting 
 find the fully-known source patch with the smallest SSD over the target patch's known pixels,
 copy its pixels into the target's unknown ones, and give them the target's confidence.
 
-The patch search is an exhaustive SSD scan over every fully-known patch, compiled with numba,
-restricted to the target's known pixels and abandoning a candidate as soon as its partial sum
-exceeds the best so far (exact result, a fraction of the arithmetic), in parallel chunks, bounded
-from the start by a guess (the previous source moved with the target). The per-pixel fields and
-the priorities are updated only around each copied patch.
+The patch search is exact (the first source patch with the smallest SSD over the target's known
+pixels) and compiled with numba: a vectorised pass gives every source a lower bound (its SSD over a
+few distinctive target pixels), the scan skips the sources whose bound exceeds the best so far and
+abandons the others once bound plus partial sum does, in parallel chunks, bounded from the start by
+a guess (the previous source moved with the target) and the source with the smallest bound. The
+per-pixel fields (a compiled kernel) and the priorities are updated only around each copied patch.
 """
 
 from __future__ import annotations
@@ -120,9 +121,9 @@ def _best_in(work, bounds, rest, src_y, src_x, oy, ox, target, lo, hi, best, arg
 @numba.njit(cache=True, parallel=True)
 def _best_source(work, planes, src_y, src_x, oy, ox, target, chunks, guess, order, picked, bounds):
     """The first source patch with the smallest SSD, the same result as one exhaustive sequential scan. First the
-    SSD over a few target pixels (``pick``) for every source at once (:func:`_lower_bounds`); the full SSDs of the
-    ``guess`` and of the source with the smallest bound then bound the scan, in which most candidates are skipped
-    on their bound and the rest abandoned after a few pixels; ``chunks`` contiguous runs of sources in parallel."""
+    SSD over the target's first ``picked`` pixels in ``order`` for every source at once (:func:`_lower_bounds`);
+    the full SSDs of the ``guess`` and of the source with the smallest bound then bound the scan over the rest of
+    ``order`` (:func:`_best_in`), in ``chunks`` contiguous runs of sources in parallel."""
     _lower_bounds(planes, oy, ox, target, order[:picked], bounds)
     rest = order[picked:]
     n = src_y.size

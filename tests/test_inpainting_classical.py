@@ -122,7 +122,7 @@ def test_compiled_fields_are_the_numpy_fields():
     """The compiled field update gives numpy's fields bit for bit, on the whole image and on any region of it
     (borders included), odd sizes down to the smallest image a 3 px patch allows."""
     rng = np.random.default_rng(2)
-    for shape in [(40, 40), (23, 37), (3, 5)]:
+    for shape in [(40, 40), (23, 37), (3, 5), (5, 3), (3, 3)]:
         work = rng.random((*shape, 3)).astype(np.float32)
         known = rng.random(shape) > 0.4
         reference = _maps(work, known)
@@ -134,8 +134,8 @@ def test_compiled_fields_are_the_numpy_fields():
         for _ in range(10):
             y0, x0 = rng.integers(0, shape[0]), rng.integers(0, shape[1])
             y1, x1 = rng.integers(y0 + 1, shape[0] + 1), rng.integers(x0 + 1, shape[1] + 1)
-            for field in fields:
-                field[y0:y1, x0:x1] = 0
+            for field, ref in zip(fields, reference):     # a value the kernel must overwrite
+                field[y0:y1, x0:x1] = ~ref[y0:y1, x0:x1] if field.dtype == bool else np.nan
             _fields_into(work, known, *fields, y0, y1, x0, x1)
             for field, ref in zip(fields, reference):
                 np.testing.assert_array_equal(field, ref)
@@ -166,6 +166,47 @@ def test_best_source_is_the_first_exhaustive_minimum(chunks, guess, tiled, picke
     pick = _order(target)[:picked]
     expect = [((work[y + oy[pick], x + ox[pick]] - target[pick]) ** 2).sum() for y, x in zip(src_y, src_x)]
     np.testing.assert_allclose(bounds[src_y, src_x], expect, rtol=1e-6)
+
+
+@pytest.mark.parametrize("picked", [0, 12, 1000])
+def test_best_source_on_photo_values_with_near_ties(picked):
+    """On float32 photo values the pruned scan returns the first minimum of the SSD summed as the scan sums it
+    (float32 squares added in float64, pixel by pixel): the target is a source patch with one channel moved by one
+    ulp, repeated so that the minimum is tied, next to sources that differ from it by a few ulps more."""
+    tile = resize(data.astronaut()[100:200, 200:300], (12, 12), anti_aliasing=True).astype(np.float32)
+    work = np.tile(tile, (3, 3, 1))
+    work[20:32, 0:12] = np.nextafter(work[20:32, 0:12], np.float32(2))     # a near copy: every value one ulp up
+    src_y, src_x = np.nonzero(np.ones((30, 30), bool))
+    oy, ox = np.nonzero(np.random.default_rng(1).random((7, 7)) < 0.7)
+    target = work[5 + oy, 4 + ox].copy()
+    target[0, 1] = np.nextafter(target[0, 1], np.float32(0))
+    ssd = np.array([np.cumsum(((work[y + oy, x + ox] - target) ** 2).ravel().astype(np.float64))[-1]
+                    for y, x in zip(src_y, src_x)])
+    assert (ssd == ssd.min()).sum() > 1 and np.sort(np.unique(ssd))[1] < 1e-10     # tied, and a near miss
+    planes, bounds = np.ascontiguousarray(work.transpose(2, 0, 1)), np.empty((30, 30), np.float32)
+    for guess in (0, int(np.argmin(ssd)), src_y.size - 1):
+        assert _best_source(work, planes, src_y, src_x, oy, ox, target, 2, guess, _order(target), picked,
+                            bounds) == int(np.argmin(ssd))
+
+
+def test_best_source_ties_survive_float32_bounds():
+    """Every pixel picked: a source's bound is its whole SSD summed in float32, which can round above the float64
+    sum the scan compares. A copy tied with the guess but earlier must still win (the bounds' slack), for noisy
+    targets whose float32 sums round either way."""
+    tile = resize(data.astronaut()[100:200, 200:300], (10, 10), anti_aliasing=True).astype(np.float32)
+    work = np.tile(tile, (2, 3, 1))                                   # every patch has exact copies
+    src_y, src_x = np.nonzero(np.ones((16, 26), bool))
+    oy, ox = np.nonzero(np.ones((5, 5), bool))
+    planes, bounds = np.ascontiguousarray(work.transpose(2, 0, 1)), np.empty((16, 26), np.float32)
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        target = work[2 + oy, 3 + ox] + rng.normal(0, 0.05, (oy.size, 3)).astype(np.float32)
+        ssd = np.array([np.cumsum(((work[y + oy, x + ox] - target) ** 2).ravel().astype(np.float64))[-1]
+                        for y, x in zip(src_y, src_x)])
+        tied = np.flatnonzero(ssd == ssd.min())
+        assert tied.size > 1
+        assert _best_source(work, planes, src_y, src_x, oy, ox, target, 1, int(tied[-1]), _order(target), 25,
+                            bounds) == tied[0]
 
 
 def test_hybrid_splits_thin_and_thick():

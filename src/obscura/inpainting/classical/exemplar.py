@@ -71,9 +71,11 @@ def _lower_bounds(planes, oy, ox, target, pick, bounds):
                 row[x] += dr * dr + dg * dg + db * db
 
 
-# ``bounds`` are float32 sums of a few float32 squares, within 1e-6 relative of the same sums taken exactly: scaled
-# by _SLACK they never exceed the exact partial SSD, so a candidate is ruled out only when it could neither beat
-# nor tie the best, and the scan's result is the exhaustive one.
+# A bound adds the same float32 squares the exact SSD adds, in float32 with 3 roundings per pixel: with at most
+# _MAX_PICKED pixels it is within 3 * _MAX_PICKED * 2**-24 ≈ 6e-6 relative of their exact sum. Scaled by _SLACK it
+# never exceeds the exact partial SSD, so a candidate is ruled out only when it could neither beat nor tie the
+# best, and the scan's result is the exhaustive one.
+_MAX_PICKED = 32
 _SLACK = 1.0 - 1e-5
 
 
@@ -124,6 +126,7 @@ def _best_source(work, planes, src_y, src_x, oy, ox, target, chunks, guess, orde
     SSD over the target's first ``picked`` pixels in ``order`` for every source at once (:func:`_lower_bounds`);
     the full SSDs of the ``guess`` and of the source with the smallest bound then bound the scan over the rest of
     ``order`` (:func:`_best_in`), in ``chunks`` contiguous runs of sources in parallel."""
+    picked = min(picked, _MAX_PICKED)
     _lower_bounds(planes, oy, ox, target, order[:picked], bounds)
     rest = order[picked:]
     n = src_y.size
@@ -307,7 +310,9 @@ def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress
     index = np.full((h - 2 * r, w - 2 * r), -1, np.int64)     # source patch's top-left corner -> its index
     index[src_y, src_x] = np.arange(src_y.size)
     chunks = min(src_y.size, numba.get_num_threads())
-    planes = np.ascontiguousarray(work.transpose(2, 0, 1))     # channel planes for the vectorised bounds
+    # channel planes for the vectorised bounds; never refreshed: a source patch lies outside the hole, so the
+    # pixels its bound reads are never written (bounds at other corners are computed but not read)
+    planes = np.ascontiguousarray(work.transpose(2, 0, 1))
     bounds = np.empty(index.shape, np.float32)
     remaining = int(mask.sum())
     total, best, cy, cx = remaining, 0, r, r
@@ -326,7 +331,6 @@ def criminisi(image: np.ndarray, mask: np.ndarray, patch_size: int = 9, progress
         source = work[src_y[best]:src_y[best] + patch_size, src_x[best]:src_x[best] + patch_size]
         fill = ~known[ys, xs]
         work[ys, xs][fill] = source[fill]
-        planes[:, ys, xs] = work[ys, xs].transpose(2, 0, 1)
         conf[ys, xs][fill] = conf[ys, xs][known[ys, xs]].sum() / patch_size ** 2
         known[ys, xs] |= fill
         remaining -= int(fill.sum())

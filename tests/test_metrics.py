@@ -1,4 +1,4 @@
-"""The shared image metrics against scikit-image's reference implementations."""
+"""The shared image metrics against scikit-image's and torchmetrics' reference implementations."""
 
 import numpy as np
 import pytest
@@ -39,6 +39,33 @@ def test_ssim_matches_skimage_gaussian_window(pair):
     assert ssim(b, a) < 0.99
     single = ssim(b.astype(np.float32), a.astype(np.float32))          # computed in float32: same to 1e-6
     assert single == pytest.approx(ssim(b.astype(np.float64), a.astype(np.float64)), abs=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(256, 256, 3), (40, 36, 3), (31, 17, 3), (6, 9, 3), (40, 40)])
+def test_ssim_equals_torchmetrics(shape):
+    """The two-pass window against torchmetrics' 11x11 one: the same value to float rounding, in float64 and in
+    float32, numpy (channels last, grey) and batched torch inputs, borders reflected (6 px is the smallest side)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as reference
+
+    rng = np.random.default_rng(len(shape) * shape[0])
+    a = rng.random(shape)
+    b = np.clip(a + rng.normal(0, 0.1, shape), 0, 1)
+    ta, tb = (torch.from_numpy(v if v.ndim == 3 else v[..., None]).permute(2, 0, 1)[None] for v in (a, b))
+    assert ssim(a, b) == pytest.approx(float(reference(ta, tb, data_range=1.0)), abs=1e-12)
+    single = float(reference(ta.float(), tb.float(), data_range=1.0))
+    assert ssim(a.astype(np.float32), b.astype(np.float32)) == pytest.approx(single, abs=1e-6)
+    assert ssim(a, b, data_range=2.0) == pytest.approx(float(reference(ta, tb, data_range=2.0)), abs=1e-12)
+    batch = torch.from_numpy(rng.random((3, 2, *shape[:2])))
+    other = (batch + 0.2 * torch.from_numpy(rng.random(batch.shape))).clamp(0, 1)
+    assert ssim(batch, other) == pytest.approx(float(reference(batch, other, data_range=1.0)), abs=1e-12)
+
+
+def test_ssim_rejects_mismatched_or_tiny_images(pair):
+    a, b = pair
+    with pytest.raises(ValueError, match="same shape"):
+        ssim(a, b[:-1])
+    with pytest.raises(ValueError, match="larger than 5 px"):
+        ssim(a[:5], b[:5])
 
 
 def test_differentiable_ssim_matches_skimage_and_autograd_in_double(pair):

@@ -1,0 +1,103 @@
+"""RePaint's settings on a validation set cut from the training photos: for each ``strength`` the ε-model is trained
+as `train_inpainting@diffusion` trains it (params.yaml's section, that strength), then run with the configured jump,
+resample and sample steps and with each ``--variants`` change of those; hole PSNR over the harmonic fill (paired,
+95 % interval) and KID/FID against the originals, next to push-pull, harmonic and Criminisi. Prints one JSON object.
+
+    python bench/inpainting_repaint.py [--strengths 0.1 0.2 0.3] [--variants jump=3 sample_steps=20]
+                                       [--variants-at 0.3] [--photos 19] [--bucket 30-40] [--seed 11]
+                                       [--steps N]
+
+Cases: one seeded square of each of the first ``--photos`` training photos (`validation_squares`, 256²) x strokes,
+rectangles, box at ``--bucket`` percent (one seeded mask each). Each strength costs a training (≈ 3 min on 2
+cores) and ≈ 3 s per case; needs `dvc repro prepare`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+
+import obscura  # noqa: F401  (first: sets torch's OpenMP spin count before torch loads)
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--strengths", type=float, nargs="+", default=[0.1, 0.2, 0.3])
+    ap.add_argument("--variants", nargs="*", default=["jump=3", "sample_steps=20"], metavar="KEY=VALUE",
+                    help="inference settings tried one at a time on the model of --variants-at")
+    ap.add_argument("--variants-at", type=float, default=0.3, help="the strength whose model the variants use")
+    ap.add_argument("--photos", type=int, default=19)
+    ap.add_argument("--bucket", default="30-40")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--steps", type=int, default=None, help="training steps (default: params.yaml's)")
+    args = ap.parse_args()
+    variants = {}
+    for item in args.variants:
+        key, sep, value = item.partition("=")
+        if not sep or key not in ("jump", "resample", "sample_steps"):
+            ap.error(f"--variants takes jump=, resample= or sample_steps=; got {item!r}")
+        variants[item] = (key, int(value))
+
+    import torch
+
+    from obscura.config import load_params
+    from obscura.inpainting.classical import CLASSICAL
+    from obscura.inpainting.data import training_photos, validation_squares
+    from obscura.inpainting.deep.data import CropSampler
+    from obscura.inpainting.deep.registry import make_config
+    from obscura.inpainting.deep.train import train
+    from obscura.inpainting.evaluate import evaluate, inception_scores, paired_difference
+    from obscura.inpainting.masks import mask_set
+    from obscura.inpainting.methods import deep_method
+
+    params = load_params("params.yaml")
+    cfg = params.inpainting
+    section = cfg.deep["diffusion"]
+    steps = section.steps if args.steps is None else args.steps
+    images = validation_squares(params.prepare.output, args.size, args.seed)
+    names = sorted(images)[:args.photos]
+    bucket = tuple(int(v) for v in args.bucket.split("-"))
+    cases = [{**c, "image": names[c["image"]]}
+             for c in mask_set((args.size, args.size), len(names), [bucket], ("strokes", "rectangles", "box"),
+                               seed=args.seed)]
+
+    methods = {name: CLASSICAL[name] for name in ("harmonic", "push_pull", "criminisi")}
+    for strength in args.strengths:
+        config = make_config("diffusion", **{**section.config, "strength": strength})
+        torch.manual_seed(params.seed)
+        model = config.setup()
+        sampler = CropSampler(training_photos(params.prepare.output), section.crop, kinds=tuple(cfg.kinds),
+                              buckets=[tuple(b) for b in cfg.buckets], seed=params.seed, edges=config.uses_edges,
+                              scales=section.scales)
+        train(model, sampler, steps, section.batch_size, section.lr, seed=params.seed)
+        methods[f"strength={strength:g}"] = deep_method(model)
+        if strength == args.variants_at:
+            for label, (key, value) in variants.items():
+                varied = make_config("diffusion", **{**config.to_dict(), key: value}).setup()
+                varied.load_state_dict(model.state_dict())
+                methods[f"strength={strength:g},{label}"] = deep_method(varied.eval())
+
+    fills = defaultdict(list)
+    rows = evaluate(methods, images, cases, on_case=lambda row, out: fills[row["method"]].append(out))
+    seconds = defaultdict(list)
+    for r in rows:
+        seconds[r["method"]].append(r["seconds"])
+    inception = inception_scores(fills, [images[c["image"]] for c in cases], args.seed)
+    result = {"photos": len(names), "cases": len(cases), "bucket": args.bucket, "size": args.size,
+              "steps": steps, "config": section.config, "methods": {}}
+    for name in methods:
+        d = paired_difference(rows, name, "harmonic")[0] if name != "harmonic" else None
+        hole = float(np.mean([r["hole_psnr"] for r in rows if r["method"] == name]))
+        result["methods"][name] = {
+            "hole_psnr": round(hole, 3),
+            "over_harmonic": None if d is None else {k: round(d[k], 3) for k in ("mean", "lo", "hi")} | {"wins": d["wins"]},
+            "kid": inception[f"{name}.all.kid"], "fid": inception[f"{name}.all.fid"],
+            "seconds_per_case": round(float(np.mean(seconds[name])), 2)}
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

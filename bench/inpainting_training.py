@@ -36,6 +36,7 @@ def main() -> None:
     from obscura.inpainting.evaluate import evaluate, summarise
     from obscura.inpainting.masks import bucket_name, photo_set, read_mask_set
     from obscura.inpainting.methods import deep_method
+    from obscura.methods.loop import step_seed
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--method", default="single_stage")
@@ -93,12 +94,13 @@ def main() -> None:
     curve, seconds = [{"step": 0, **score()}], 0.0
     for step in tqdm(range(args.steps), desc=f"train {args.method}"):
         start = time.perf_counter()
+        torch.manual_seed(step_seed(seed, step))  # as run_loop seeds each step (RePaint's noise, edge targets)
         task.step(step, None)
         seconds += time.perf_counter() - start
         if (step + 1) % args.every == 0 or step + 1 == args.steps:
             curve.append({"step": step + 1, "train_seconds": round(seconds, 1), **score()})
     print(json.dumps({"method": args.method, "seed": seed, "batch_size": args.batch_size, "lr": args.lr, "crop": crop,
-                      "beta1": args.beta1, "config": overrides,
+                      "beta1": args.beta1, "config": config.to_dict(),
                       "bucket": list(args.bucket), "photos": len(train), "torch_threads": torch.get_num_threads(),
                       "curve": curve},
                      indent=1))

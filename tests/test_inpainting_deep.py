@@ -81,6 +81,15 @@ def test_registry_rejects_unknowns():
         make_config("single_stage", widht=3)
 
 
+def test_registry_converts_or_rejects_field_types():
+    config = make_config("single_stage", adv_weight="1e-3", width="8", fill_cycles=2)
+    assert config.adv_weight == 0.001 and type(config.adv_weight) is float and config.width == 8
+    assert type(make_config("single_stage", adv_weight=0).adv_weight) is float
+    for field, value in (("width", 16.5), ("width", "wide"), ("adv_weight", True), ("loss", 1)):
+        with pytest.raises(ObscuraError, match=f"config field {field} must be"):
+            make_config("single_stage", **{field: value})
+
+
 def test_pyramid_fill_is_constant_on_constant_image():
     image = torch.full((2, 3, 17, 23), 0.3)
     hole = (torch.rand(2, 1, 17, 23) < 0.6).float()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator
 
 from obscura.errors import ObscuraError
@@ -44,7 +45,9 @@ class Registry:
     def make(self, name: str, tiny: bool = False, **fields) -> MethodConfig:
         """The config of ``name`` (its defaults, or its tiny test config) with ``fields`` applied.
 
-        Unknown fields raise one ``ObscuraError`` listing the valid ones; the config is validated.
+        Unknown fields raise one ``ObscuraError`` listing the valid ones; values of int, float, bool and str
+        fields are converted to the field's type (YAML reads ``1e-3`` as a string) or rejected with one
+        ``ObscuraError``; the config is validated.
         """
         cls = self.config_class(name)
         valid = cls.field_names()
@@ -52,7 +55,28 @@ class Registry:
         if unknown:
             raise ObscuraError(f"{name}: unknown config field(s) {', '.join(unknown)}; "
                                f"valid: {', '.join(sorted(valid))}.")
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+        hints = typing.get_type_hints(cls)
+        fields = {k: tuple(v) if isinstance(v, list) else _as_type(name, k, v, hints[k]) for k, v in fields.items()}
         cfg = cls.tiny(**fields) if tiny else cls(**fields)
         cfg.validate()
         return cfg
+
+
+def _as_type(method: str, field: str, value, kind):
+    """``value`` as the scalar type ``kind`` (int, float, bool, str; other types pass through)."""
+    if kind not in (int, float, bool, str) or (type(value) is kind):
+        return value
+    converted = None
+    if kind is float and not isinstance(value, bool) and isinstance(value, (int, str)):
+        try:
+            converted = float(value)
+        except ValueError:
+            pass
+    elif kind is int and isinstance(value, str):
+        try:
+            converted = int(value)
+        except ValueError:
+            pass
+    if converted is None:
+        raise ObscuraError(f"{method}: config field {field} must be {kind.__name__}, got {value!r}.")
+    return converted

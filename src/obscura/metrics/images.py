@@ -35,7 +35,9 @@ def ssim(a, b, data_range: float = 1.0) -> float:
     torchmetrics' ``structural_similarity_index_measure`` (reflect-padded borders, its reference in
     tests/test_metrics.py) with the 11x11 window applied as two 11-tap passes. numpy HxW or HxWxC inputs are
     treated as one image with channels last. Computed in float64 when both inputs are float64, else in float32
-    (`python bench/inpainting_scores.py`: ms per 256² RGB pair, the float32/float64 difference).
+    on planes centred on their mean, which keeps the variances' cancellation small: float32 within 1e-7 of the
+    float64 value on flat images, where torchmetrics' float32 is 2e-3 off (`python bench/inpainting_scores.py`:
+    ms per 256² RGB pair, the float32/float64 difference).
     """
     import torch.nn.functional as F
 
@@ -51,18 +53,19 @@ def ssim(a, b, data_range: float = 1.0) -> float:
         raise ValueError(f"ssim needs two images of the same shape, larger than {_SSIM_PAD} px a side; got "
                          f"{tuple(x.shape)} and {tuple(y.shape)}.")
     n, c = x.shape[:2]
-    x, y = (F.pad(t, (_SSIM_PAD,) * 4, mode="reflect") for t in (x, y))
+    shift = (x + y).mean((-2, -1), keepdim=True) / 2  # variances are shift-invariant; the means get it back
+    x, y = (F.pad(t - shift, (_SSIM_PAD,) * 4, mode="reflect") for t in (x, y))
     dist = torch.arange(-_SSIM_PAD, _SSIM_PAD + 1, dtype=x.dtype) / 1.5
     g = torch.exp(-dist ** 2 / 2)
     g = (g / g.sum()).expand(5 * n * c, 1, -1)
     stack = torch.cat((x, y, x * x, y * y, x * y)).reshape(1, 5 * n * c, *x.shape[-2:])  # one plane per channel:
     stack = F.conv2d(F.conv2d(stack, g[:, :, None, :], groups=5 * n * c), g[:, :, :, None], groups=5 * n * c)
     mu_x, mu_y, xx, yy, xy = stack.reshape(5 * n, c, *stack.shape[-2:]).split(n)  # 4-5x faster than groups=c
-    mu_xx, mu_yy, mu_xy = mu_x.pow(2), mu_y.pow(2), mu_x * mu_y
+    var_x, var_y, cov = xx - mu_x.pow(2), yy - mu_y.pow(2), xy - mu_x * mu_y
+    mu_x, mu_y = mu_x + shift, mu_y + shift
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    upper = 2 * (xy - mu_xy) + c2
-    lower = (xx - mu_xx).clamp_min(0) + (yy - mu_yy).clamp_min(0) + c2
-    return float((((2 * mu_xy + c1) * upper) / ((mu_xx + mu_yy + c1) * lower)).mean())
+    lower = var_x.clamp_min(0) + var_y.clamp_min(0) + c2
+    return float((((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x.pow(2) + mu_y.pow(2) + c1) * lower)).mean())
 
 
 _SSIM_PAD = 5  # the 11-px window's half width

@@ -23,7 +23,6 @@ from collections import defaultdict
 
 import obscura  # noqa: F401  (first: sets torch's OpenMP spin count before torch loads)
 import numpy as np
-import yaml
 
 
 def main() -> None:
@@ -43,12 +42,6 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a field of the diffusion config (repeatable; VALUE parsed as YAML)")
     args = ap.parse_args()
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            ap.error(f"--set takes KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
     variants = {}
     for item in args.variants:
         key, sep, value = item.partition("=")
@@ -60,7 +53,8 @@ def main() -> None:
 
     import torch
 
-    from obscura.config import load_params
+    from obscura.config import load_params, parse_overrides
+    from obscura.errors import ObscuraError
     from obscura.inpainting.classical import CLASSICAL
     from obscura.inpainting.data import training_photos, validation_squares
     from obscura.inpainting.deep.data import CropSampler
@@ -73,6 +67,11 @@ def main() -> None:
     params = load_params("params.yaml")
     cfg = params.inpainting
     section = cfg.deep["diffusion"]
+    try:
+        overrides = parse_overrides(args.set)
+        make_config("diffusion", **{**section.config, **overrides})
+    except ObscuraError as exc:
+        ap.error(f"--set: {exc}")
     training = {"steps": section.steps, "lr": section.lr, "batch_size": section.batch_size, "crop": section.crop}
     training.update({k: v for k, v in (("steps", args.steps), ("lr", args.lr), ("batch_size", args.batch_size),
                                        ("crop", args.crop)) if v is not None})

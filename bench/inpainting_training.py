@@ -25,10 +25,10 @@ import time
 def main() -> None:
     import numpy as np
     import torch
-    import yaml
     from tqdm import tqdm
 
-    from obscura.config import load_params
+    from obscura.config import load_params, parse_overrides
+    from obscura.errors import ObscuraError
     from obscura.inpainting.data import photos, training_photos
     from obscura.inpainting.deep.data import CropSampler
     from obscura.inpainting.deep.registry import make_config
@@ -55,18 +55,16 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            ap.error(f"--set takes KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
-
     params = load_params("params.yaml")
     cfg, seed = params.inpainting, params.seed if args.seed is None else args.seed
+    if args.method not in cfg.deep:
+        ap.error(f"--method: inpainting.deep has no {args.method!r}; configured: {', '.join(cfg.deep)}")
     section = cfg.deep[args.method]
     crop = section.crop if args.crop is None else args.crop
-    config = make_config(args.method, **{**section.config, **overrides})
+    try:
+        config = make_config(args.method, **{**section.config, **parse_overrides(args.set)})
+    except ObscuraError as exc:
+        ap.error(f"--set: {exc}")
     torch.manual_seed(seed)
     model = config.setup()
     train = training_photos(params.prepare.output)

@@ -85,6 +85,11 @@ def test_registry_converts_or_rejects_field_types():
     config = make_config("single_stage", adv_weight="1e-3", width="8", fill_cycles=2)
     assert config.adv_weight == 0.001 and type(config.adv_weight) is float and config.width == 8
     assert type(make_config("single_stage", adv_weight=0).adv_weight) is float
+    import numpy as np
+
+    numpy_config = make_config("single_stage", adv_weight=np.float64(0.2), width=np.int64(8), blocks=2e0)
+    assert (numpy_config.adv_weight, numpy_config.width, numpy_config.blocks) == (0.2, 8, 2)
+    assert type(numpy_config.width) is int and type(numpy_config.blocks) is int
     for field, value in (("width", 16.5), ("width", "wide"), ("adv_weight", True), ("loss", 1)):
         with pytest.raises(ObscuraError, match=f"config field {field} must be"):
             make_config("single_stage", **{field: value})

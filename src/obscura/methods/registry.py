@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import typing
 from collections.abc import Iterator
 
@@ -63,18 +64,21 @@ class Registry:
 
 
 def _as_type(method: str, field: str, value, kind):
-    """``value`` as the scalar type ``kind`` (int, float, bool, str; other types pass through)."""
-    if kind not in (int, float, bool, str) or (type(value) is kind):
+    """``value`` as the scalar type ``kind`` (int, float, bool, str; other types pass through): numbers of any
+    numeric type (numpy's too) and numeric strings become floats; integers, whole floats (``2e5``) and integer
+    strings become ints."""
+    if kind not in (int, float, bool, str) or type(value) is kind:
         return value
     converted = None
-    if kind is float and not isinstance(value, bool) and isinstance(value, (int, str)):
+    if not isinstance(value, bool):
         try:
-            converted = float(value)
-        except ValueError:
-            pass
-    elif kind is int and isinstance(value, str):
-        try:
-            converted = int(value)
+            if kind is float and isinstance(value, (numbers.Real, str)):
+                converted = float(value)
+            elif kind is int and isinstance(value, numbers.Integral):
+                converted = int(value)
+            elif kind is int and isinstance(value, (numbers.Real, str)):
+                number = float(value)
+                converted = int(number) if number.is_integer() else None
         except ValueError:
             pass
     if converted is None:

@@ -207,7 +207,7 @@ def test_outpaint_with_deep_model(photo):
 def test_unknown_method_and_missing_weights(tmp_path):
     with pytest.raises(ObscuraError, match="unknown inpainting method"):
         get_method("magic")
-    with pytest.raises(ObscuraError, match="checkpoint not found; train it with `dvc repro train_inpainting@single_stage`"):
+    with pytest.raises(ObscuraError, match="checkpoint not found; train it with `dvc repro train_inpainting`"):
         get_method("single_stage", tmp_path)
 
 

@@ -1,4 +1,4 @@
-"""The inpainting stages end to end on tiny settings: masks -> train one deep method -> evaluate."""
+"""The inpainting stages end to end on tiny settings: masks -> train two deep methods side by side -> evaluate."""
 
 import csv
 import json
@@ -10,7 +10,10 @@ from skimage import data
 from skimage.transform import resize
 
 from obscura.config import parse_params
+from obscura.inpainting.deep.fit import fit
+from obscura.inpainting.deep.registry import load_checkpoint
 from obscura.io import load_image, save_image
+from obscura.workers import cores
 from stages import evaluate_inpainting, masks, train_inpainting
 
 
@@ -42,9 +45,12 @@ def run_stages(raw_params, tmp_path):
     raw_params["prepare"]["output"] = str(tmp_path / "prepared")
     raw_params["inpainting"].update(
         image_size=48, buckets=[[10, 20], [30, 40]], classical=["harmonic", "telea"], grid_bucket=[30, 40],
-        cases_per_cell={}, unseen_buckets=[[30, 40]],
+        unseen_buckets=[[30, 40]],
         deep={"single_stage": {"steps": 3, "batch_size": 2, "crop": 32, "lr": 0.001,
-                               "config": {"width": 8, "depth": 1, "blocks": 1, "disc_width": 8}}},
+                               "config": {"width": 8, "depth": 1, "blocks": 1, "disc_width": 8}},
+              "progressive": {"steps": 3, "batch_size": 2, "crop": 16, "lr": 0.001,
+                              "config": {"width": 8, "depth": 1, "blocks": 1}}},
+        train_workers=cores(), cases_per_cell={"progressive": 0},   # one thread per worker, as in this test
         masks_dir=str(tmp_path / "masks"), models_dir=str(tmp_path / "models"), reports=str(tmp_path / "reports"))
     params = parse_params(raw_params)
 
@@ -56,12 +62,22 @@ def run_stages(raw_params, tmp_path):
     assert index[-1]["image"] == "chelsea" and index[-1]["ratio"] == round(10 / 48, 6)
     assert all(e["bucket"][0] <= 100 * e["ratio"] < e["bucket"][1] for e in index)
 
-    train_metrics = train_inpainting.run(params, "single_stage")
-    assert np.isfinite(train_metrics["final_loss"])
-    assert (tmp_path / "models" / "single_stage" / "model.pt").is_file()
-    with open(tmp_path / "reports" / "train" / "single_stage.csv") as fh:   # the loss curve dvc.yaml plots
-        curve = list(csv.DictReader(fh))
-    assert curve and list(curve[0])[:2] == ["step", "loss"] and int(curve[-1]["step"]) == train_metrics["steps"]
+    trained = train_inpainting.run(params)        # both deep methods side by side, one core each
+    assert list(trained) == ["single_stage", "progressive"]
+    assert json.loads((tmp_path / "reports" / "train.json").read_text()) == json.loads(json.dumps(trained))
+    for method, summary in trained.items():
+        assert np.isfinite(summary["final_loss"]) and summary["steps"] == 3
+        with open(tmp_path / "reports" / "train" / f"{method}.csv") as fh:   # the loss curves dvc.yaml plots
+            curve = list(csv.DictReader(fh))
+        assert curve and list(curve[0])[:2] == ["step", "loss"] and int(curve[-1]["step"]) == 3
+    alone = parse_params({**raw_params, "inpainting": {**raw_params["inpainting"],     # the same training alone,
+                          "models_dir": str(tmp_path / "alone"), "reports": str(tmp_path / "alone_reports")}})
+    for method in trained:                                                  # in this process, on one thread
+        fit(method, alone.inpainting, alone.prepare.output, alone.seed)
+        _, worker_model = load_checkpoint(tmp_path / "models" / method)
+        _, own_model = load_checkpoint(tmp_path / "alone" / method)
+        for (name, a), b in zip(worker_model.state_dict().items(), own_model.state_dict().values()):
+            assert torch.equal(a, b), (method, name)
 
     metrics = evaluate_inpainting.run(params)
     for method in ("harmonic", "telea", "single_stage"):
@@ -105,8 +121,9 @@ def run_stages(raw_params, tmp_path):
     client = MlflowClient(tracking_uri())          # one comparable child run per method, the deep one champion
     runs = {r.info.run_name: r for r in client.search_runs([client.get_experiment_by_name("inpainting").experiment_id])}
     methods = ("harmonic", "telea", "single_stage")
-    assert set(runs) == {"masks/photos", "train_inpainting/single_stage/photos", "evaluate_inpainting/photos",
-                         *(f"evaluate_inpainting/{m}/photos" for m in methods)}
+    assert set(runs) == {"masks/photos", "train_inpainting/single_stage/photos", "train_inpainting/progressive/photos",
+                         "evaluate_inpainting/photos",
+                         *(f"evaluate_inpainting/{m}/photos" for m in (*methods, "progressive"))}
     keys = [set(runs[f"evaluate_inpainting/{m}/photos"].data.metrics) for m in methods]
     assert keys[0] == keys[1] == {k for k in keys[2] if not k.startswith("gain_")} >= {
         "hole_psnr", "hole_psnr_30_40", "full_psnr_10_20", "fid", "kid"}
@@ -134,3 +151,18 @@ def test_training_resumes_when_only_the_evaluation_image_size_changes(raw_params
     raw_params["inpainting"]["image_size"] = 2 * raw_params["inpainting"]["image_size"]
     metrics = fit("diffusion", parse_params(raw_params).inpainting, tmp_path / "prepared", 0)
     assert metrics["resumed_from_step"] == 50 and metrics["steps"] == 70
+
+
+def test_a_failing_method_fails_the_stage_with_its_message_and_no_summary(raw_params, tmp_path, mlflow_store):
+    """A worker's error reaches the stage as the one message the user sees; train.json is not written."""
+    from obscura.errors import ObscuraError
+
+    fake_prepared(tmp_path / "prepared")
+    tiny = {"steps": 2, "batch_size": 1, "crop": 16, "lr": 0.001, "config": {"width": 8, "depth": 1, "blocks": 1}}
+    raw_params["prepare"]["output"] = str(tmp_path / "prepared")
+    raw_params["inpainting"].update(deep={"single_stage": tiny, "coarse_to_fine": {**tiny, "crop": 64}},
+                                    train_workers=2, models_dir=str(tmp_path / "models"),
+                                    reports=str(tmp_path / "reports"))
+    with pytest.raises(ObscuraError, match="training crop 64px is larger than images"):
+        train_inpainting.run(parse_params(raw_params))
+    assert not (tmp_path / "reports" / "train.json").exists()

@@ -534,8 +534,8 @@ class Page:
                 f"Outpainting (expand image): each held-out photo loses a strip on a seeded side and the rest is "
                 f"extended by {cfg.outpaint:.0%} back to {cfg.image_size}×{cfg.image_size}; the strip is scored "
                 "against the photo's own pixels. [95 % bootstrap interval of the mean]")))
-        trained = {m: _read_json(reports / "train" / f"{m}.json") for m in cfg.deep}
-        trained = {m: t for m, t in trained.items() if t}
+        summaries = _read_json(reports / "train.json")
+        trained = {m: summaries[m] for m in cfg.deep if summaries.get(m)}
         if trained:
             train_photos = _read_json(Path(self.params.prepare.metrics)).get("photos_train_count", "")
             cols = [Col("parameters", "Parameters", count), Col("steps", "Training steps", count),
@@ -562,7 +562,8 @@ class Page:
                                                            f"{label(cfg.reference)})"),
                         self.link(reports / "cases.csv", "cases.csv (every method on every case it ran)"),
                         self.link(reports / "metrics.json", "metrics.json")]
-        track.links += [self.link(reports / "train" / f"{m}.json", f"train/{m}.json") for m in trained]
+        if trained:
+            track.links.append(self.link(reports / "train.json", "train.json (the deep methods' training)"))
         return track
 
     def _inpainting_ranking(self, track: Track, ranked, url: Callable[[str], Callable]) -> list[str]:

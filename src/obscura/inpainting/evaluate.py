@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -58,12 +57,7 @@ def _run_case(methods: dict[str, Callable], target: np.ndarray, index: int, case
 _WORKER: dict = {}
 
 
-def _start_worker(methods, images, cases, per_cell, threads: int) -> None:
-    import numba
-    import torch
-
-    torch.set_num_threads(threads)
-    numba.set_num_threads(threads)
+def _start_worker(methods, images, cases, per_cell) -> None:
     _WORKER.update(methods=methods, images=images, cases=cases, per_cell=per_cell)
 
 
@@ -88,12 +82,10 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
     the workers costs a few seconds (imports, the methods unpickled), so it pays only on more than a few cases.
     """
     if workers > 1:
-        import multiprocessing as mp
+        from obscura.workers import pool
 
-        threads = max(1, len(os.sched_getaffinity(0)) // workers)
-        pool = mp.get_context("spawn").Pool(workers, _start_worker, (methods, images, cases, per_cell, threads))
-        with pool:
-            results = pool.imap(_worker_case, range(len(cases)))
+        with pool(workers, _start_worker, (methods, images, cases, per_cell)) as running:
+            results = running.imap(_worker_case, range(len(cases)))
             return _collect(results, on_case, progress)
     results = (_run_case(methods, images[case["image"]], i, case, per_cell) for i, case in enumerate(cases))
     return _collect(results, on_case, progress)

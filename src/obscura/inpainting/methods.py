@@ -54,6 +54,6 @@ def get_method(name: str, models_dir: str | Path | None = None, criminisi_patch:
                            f"deep: {', '.join(METHODS)}.")
     if models_dir is None:
         raise ObscuraError(f"deep method {name!r} needs trained weights; pass the models directory "
-                           "(train with `dvc repro train_inpainting@<method>`).")
+                           "(train with `dvc repro train_inpainting`).")
     _, model = load_checkpoint(Path(models_dir) / name)
     return deep_method(model)

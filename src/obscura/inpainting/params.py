@@ -55,6 +55,9 @@ class InpaintingParams(Section):
     workers: int = Field(2, ge=1, description=(
         "processes evaluate_inpainting runs the cases in, each with an equal share of the cores (same fills; "
         "the deep methods' to float rounding)"))
+    train_workers: int = Field(2, ge=1, description=(
+        "processes train_inpainting trains the deep methods in, side by side, the longest first, each with an "
+        "equal share of the cores (a method's weights depend on that share, not on which methods it runs beside)"))
     classical: list[str] = Field(default_factory=lambda: [
         "harmonic", "biharmonic", "total_variation", "push_pull", "telea", "navier_stokes", "skimage_biharmonic",
         "criminisi", "hybrid"])

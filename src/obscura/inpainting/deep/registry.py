@@ -31,7 +31,7 @@ def load_checkpoint(path: str | Path) -> tuple[str, InpaintModel]:
     """The method name and its trained model (eval mode) from a directory written by :func:`save_checkpoint`."""
     path = Path(path)
     payload = read_checkpoint(path / "model.pt", KIND,
-                              f"train it with `dvc repro train_inpainting@{path.name}` (or `make run`)")
+                              "train it with `dvc repro train_inpainting` (or `make run`)")
     model = make_config(payload["method"], **payload["config"]).setup()
     model.load_state_dict(payload["state_dict"])
     return payload["method"], model.eval()

@@ -1,5 +1,5 @@
 """RePaint's settings on a validation set cut from the training photos: for each ``strength`` the ε-model is trained
-as `train_inpainting@diffusion` trains it (params.yaml's section, that strength), then run with the configured jump,
+as `train_inpainting` trains it (params.yaml's section, that strength), then run with the configured jump,
 resample and sample steps and with each ``--variants`` change of those; hole PSNR over the harmonic fill (paired,
 95 % interval) and KID/FID against the originals, next to push-pull, harmonic and Criminisi. Prints one JSON object.
 
@@ -83,6 +83,7 @@ def main() -> None:
                                seed=args.seed)]
 
     methods = {name: CLASSICAL[name] for name in ("harmonic", "push_pull", "criminisi")}
+    train_seconds = {}
     for strength in args.strengths:
         config = make_config("diffusion", **{**section.config, **overrides, "strength": strength})
         torch.manual_seed(params.seed)
@@ -90,7 +91,8 @@ def main() -> None:
         sampler = CropSampler(training_photos(params.prepare.output), training["crop"], kinds=tuple(cfg.kinds),
                               buckets=[tuple(b) for b in cfg.buckets], seed=params.seed, edges=config.uses_edges,
                               scales=section.scales)
-        train(model, sampler, training["steps"], training["batch_size"], training["lr"], seed=params.seed)
+        trained = train(model, sampler, training["steps"], training["batch_size"], training["lr"], seed=params.seed)
+        train_seconds[f"strength={strength:g}"] = round(trained["train_seconds"], 1)
         methods[f"strength={strength:g}"] = deep_method(model)
         if strength == args.variants_at:
             for label, (key, value) in variants.items():
@@ -105,7 +107,8 @@ def main() -> None:
         seconds[r["method"]].append(r["seconds"])
     inception = inception_scores(fills, [images[c["image"]] for c in cases], args.seed)
     result = {"photos": len(names), "cases": len(cases), "bucket": args.bucket, "size": args.size,
-              **training, "config": {**section.config, **overrides}, "methods": {}}
+              **training, "config": {**section.config, **overrides}, "torch_threads": torch.get_num_threads(),
+              "train_seconds": train_seconds, "methods": {}}
     for name in methods:
         d = None if name == "harmonic" else next(p for p in paired_difference(rows, name, "harmonic")
                                                   if p["bucket"] == "all")

@@ -167,10 +167,28 @@ def test_repaint_path_is_the_papers_schedule():
         assert (moves == 1).sum() == n + (resample - 1) * jump * len(range(jump, n, jump))
 
 
-@pytest.mark.parametrize("bad", [{"jump": 0}, {"resample": 0}, {"strength": 0.0}, {"strength": 1.5}])
+@pytest.mark.parametrize("bad", [{"jump": 0}, {"resample": 0}, {"strength": 0.0}, {"strength": 1.5},
+                                 {"precision": "fp16"}])
 def test_repaint_config_refuses_bad_schedules(bad):
     with pytest.raises(ObscuraError, match="diffusion"):
         make_config("diffusion", tiny=True, **bad)
+
+
+def test_repaint_model_trains_in_bf16_when_asked():
+    """precision=bf16: the ε-loss runs under bfloat16 autocast (near the fp32 loss on the same batch and noise, not
+    equal to it, and float32 itself); inference stays fp32 (the same weights fill the same hole identically)."""
+    batch = {"image": torch.rand(8, 3, 16, 16)}
+    image, hole = torch.rand(1, 3, 16, 16), (torch.rand(1, 1, 16, 16) < 0.3).float()
+    losses, fills = {}, {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = make_config("diffusion", tiny=True, precision=precision).setup()
+        torch.manual_seed(1)
+        losses[precision] = model.generator_loss(batch)[0]
+        fills[precision] = model.eval()(image, hole)
+    assert losses["bf16"].dtype == torch.float32 and losses["bf16"] != losses["fp32"]
+    assert float(losses["bf16"]) == pytest.approx(float(losses["fp32"]), rel=0.05)
+    assert torch.equal(fills["bf16"], fills["fp32"])
 
 
 @pytest.mark.parametrize("below, limit", [(True, 15), (False, 50)])

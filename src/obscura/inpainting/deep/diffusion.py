@@ -40,6 +40,7 @@ class DiffusionConfig(DeepConfig):
     jump: int = 1  # RePaint jump length: strided steps taken back up at each jump
     strength: float = 0.1  # fraction of the chain run (1.0: pure noise, plain RePaint); 0.1 vs 0.2, 0.3: README
     train_below_start: bool = True  # train the ε-model only on the timesteps inference visits (t < strength·T)
+    precision: str = "fp32"  # the ε-model's training forward/backward: fp32, or bf16 autocast (inference stays fp32)
     seed: int = 0  # sampling noise
 
     def validate(self) -> None:
@@ -48,6 +49,8 @@ class DiffusionConfig(DeepConfig):
             raise ObscuraError(f"diffusion: resample ({self.resample}) and jump ({self.jump}) must be >= 1.")
         if not 0 < self.strength <= 1:
             raise ObscuraError(f"diffusion: strength must be in (0, 1], got {self.strength}.")
+        if self.precision not in ("fp32", "bf16"):
+            raise ObscuraError(f"diffusion: precision must be 'fp32' or 'bf16', got {self.precision!r}.")
 
     def setup(self) -> "DiffusionInpaint":
         return DiffusionInpaint(self)
@@ -77,7 +80,7 @@ class DiffusionInpaint(InpaintModel):
         scheduler = DDPMScheduler(config.timesteps, config.beta_schedule, clip_sample=True)
         mults = (1,) + (2,) * config.depth
         self.diffusion = Diffusion((3, 2 ** config.depth, 2 ** config.depth), config.width, mults, False,
-                                   scheduler, config.ema_decay)
+                                   scheduler, config.ema_decay, precision=config.precision)
         self.multiple = 2 ** config.depth
 
     def generator_parameters(self):

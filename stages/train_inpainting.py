@@ -9,6 +9,7 @@ method's summary once all have finished. Re-running after an interruption resume
 
 from __future__ import annotations
 
+import os
 import sys
 
 from obscura.config import Params
@@ -17,16 +18,14 @@ from obscura.io import write_json
 from obscura.tracking import ensure_experiment, model_name, stage_run
 from obscura.workers import pool, set_threads, share
 
-_BAR = {"position": 0}
-
-
 def _start_worker(counter, lock) -> None:
-    """Give this worker its own progress-bar line and a lock its bars share with the other workers'."""
+    """Give this worker's progress bars their own line (tqdm reads ``TQDM_POSITION``) and a lock they share with the
+    other workers'."""
     from tqdm import tqdm
 
     tqdm.set_lock(lock)
     with counter.get_lock():
-        _BAR["position"] = counter.value
+        os.environ["TQDM_POSITION"] = str(counter.value)
         counter.value += 1
 
 
@@ -41,7 +40,7 @@ def train_method(params: Params, method: str) -> tuple[str, dict]:
     with stage_run("train_inpainting", {f"inpainting.deep.{method}": cfg.deep.get(method),
                                         "inpainting.kinds": cfg.kinds, "inpainting.buckets": cfg.buckets},
                    experiment="inpainting", seed=params.seed, method=method, dataset="photos") as tracker:
-        metrics = fit(method, cfg, params.prepare.output, params.seed, position=_BAR["position"],
+        metrics = fit(method, cfg, params.prepare.output, params.seed,
                       log=lambda logs, step: tracker.log_metrics(logs, step=step))
         tracker.log_metrics(metrics)
         tracker.register_model(model_name("inpainting", method), cfg.models_dir / method)

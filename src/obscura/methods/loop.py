@@ -106,15 +106,13 @@ def _non_finite(state) -> str | None:
 def run_loop(task: Task, total_steps: int, *, seed: int = 0, state_path: str | os.PathLike | None = None,
              fingerprint: dict | None = None, log: Callable[[dict, int], None] | None = None,
              log_every: int = 10, checkpoint_every: int = 100, hooks: Sequence[Hook] = (),
-             desc: str = "train", postfix: Sequence[str] = ("loss",), progress: bool = True,
-             position: int = 0) -> LoopResult:
+             desc: str = "train", postfix: Sequence[str] = ("loss",), progress: bool = True) -> LoopResult:
     """Run ``task.step`` for steps ``0 … total_steps − 1`` (resuming from ``state_path`` when it holds
     a state with the same ``fingerprint``; a different one is ignored and overwritten).
 
     ``log(means, step)`` receives each ``log_every`` window's mean metrics; each hook ``(every, fn)``
     runs ``fn(step)`` after every ``every``-th step (``step`` counted from 1) and the dict it returns
-    is kept in ``result.events`` (hooks log what they want themselves). ``position``: the progress bar's line,
-    for loops running side by side in several processes.
+    is kept in ``result.events`` (hooks log what they want themselves).
     """
     tag = json.dumps({"fingerprint": fingerprint, "total_steps": total_steps, "seed": seed}, sort_keys=True,
                      default=str)
@@ -141,8 +139,7 @@ def run_loop(task: Task, total_steps: int, *, seed: int = 0, state_path: str | o
         save_checkpoint(state_path, STATE_KIND, desc, {"tag": tag}, state,
                         {"step": result.steps, "logs": json.dumps(logs)})
 
-    with tqdm(total=total_steps, initial=result.steps, desc=desc, unit="step", disable=not progress,
-              position=position) as bar:
+    with tqdm(total=total_steps, initial=result.steps, desc=desc, unit="step", disable=not progress) as bar:
         while result.steps < total_steps:
             step = result.steps
             torch.manual_seed(step_seed(seed, step))

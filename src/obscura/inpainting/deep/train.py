@@ -65,15 +65,15 @@ class InpaintTask:
 def train(model: InpaintModel, sampler: CropSampler, steps: int, batch_size: int, lr: float, seed: int = 0,
           log: Callable[[dict, int], None] | None = None, log_every: int = 10, checkpoint_every: int = 50,
           state_path: str | os.PathLike | None = None, fingerprint: dict | None = None,
-          progress: bool = True, position: int = 0, curve: str | os.PathLike | None = None) -> dict:
+          progress: bool = True, curve: str | os.PathLike | None = None) -> dict:
     """Train ``model`` for ``steps`` steps (resumable through ``state_path``); returns the summary
     metrics: each logged metric averaged over the last tenth of training, steps and parameters.
     ``curve``: also write the loss curve there as CSV (a row of window means per ``log_every`` steps,
-    resumed runs included); ``position``: the progress bar's line."""
+    resumed runs included)."""
     task = InpaintTask(model, sampler, steps, batch_size, lr, seed)
     result = run_loop(task, steps, seed=seed, state_path=state_path, fingerprint=fingerprint, log=log,
                       log_every=log_every, checkpoint_every=checkpoint_every, desc=f"train {model.config.name}",
-                      progress=progress, position=position)
+                      progress=progress)
     model.eval()
     if curve is not None:
         write_csv(curve, result.rows, first=("step", "loss"))

@@ -105,7 +105,7 @@ def main() -> None:
     seconds = defaultdict(list)
     for r in rows:
         seconds[r["method"]].append(r["seconds"])
-    inception = inception_scores(fills, [images[c["image"]] for c in cases], args.seed)
+    inception, _ = inception_scores(fills, [images[c["image"]] for c in cases], args.seed)
     result = {"photos": len(names), "cases": len(cases), "bucket": args.bucket, "size": args.size,
               **training, "config": {**section.config, **overrides}, "torch_threads": torch.get_num_threads(),
               "train_seconds": train_seconds, "methods": {}}
@@ -117,7 +117,9 @@ def main() -> None:
             "hole_psnr": round(hole, 3),
             "over_harmonic": None if d is None else {k: round(d[k], 3) for k in ("mean", "lo", "hi")}
                                                     | {"wins": d["wins"]},
-            "kid": inception[f"{name}.all.kid"], "fid": inception[f"{name}.all.fid"],
+            "kid": inception[f"{name}.all.kid"], "kid_interval": [inception[f"{name}.all.kid_lo"],
+                                                                   inception[f"{name}.all.kid_hi"]],
+            "fid": inception[f"{name}.all.fid"],
             "seconds_per_case": round(float(np.mean(seconds[name])), 2)}
     print(json.dumps(result, indent=1))
 

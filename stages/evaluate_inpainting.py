@@ -1,6 +1,7 @@
 """DVC stage ``evaluate_inpainting``: every method on the fixed masks of the held-out and unseen photos and on the
 outpainting strips (slow methods on their seeded subset, ``inpainting.cases_per_cell``) -> table, cases, ranking
-(each method paired with ``inpainting.reference``), metrics, grids."""
+(each method paired with ``inpainting.reference``), KID pairs (every two methods' KID difference on the FID cases,
+with paired bootstrap intervals), metrics, grids."""
 
 from __future__ import annotations
 
@@ -52,28 +53,32 @@ def run(params: Params) -> dict:
             raise ObscuraError(f"methods changed known pixels: {broken} (bug; outputs not written).")
         table, metrics = summarise(rows)
         scored = {m: [out[i] for i in fid_cases] for m, out in kept.items() if len(out) == len(fid_cases)}
-        metrics.update(inception_scores(scored, [images[cases[i]["image"]] for i in fid_cases], params.seed,
-                                        floor=real_photo_pairs(cases, fid_cases, images, params.seed)))
+        inception, kid_pairs = inception_scores(scored, [images[cases[i]["image"]] for i in fid_cases], params.seed,
+                                                floor=real_photo_pairs(cases, fid_cases, images, params.seed))
+        metrics.update(inception)
         for entry in table:
             if entry["set"] == "heldout" and entry["bucket"] == entry["kind"] == "all":
-                entry.update(fid=metrics.get(f"{entry['method']}.all.fid"), kid=metrics.get(f"{entry['method']}.all.kid"))
+                entry.update({k: metrics.get(f"{entry['method']}.all.{k}") for k in ("fid", "kid", "kid_lo", "kid_hi")})
         with atomic_dir(cfg.reports / "grids") as tmp:
             for i, outputs in shown.items():
                 target = images[cases[i]["image"]]
                 grid = comparison_grid(show_hole(target, cases[i]["mask"]), outputs, target)
                 save_image(tmp / f"{grid_cases[i]}.png", grid)
         write_csv(cfg.reports / "table.csv",
-                  [{k: round(v, 6 if k == "kid" else 4) if isinstance(v, float) else v for k, v in r.items()}
+                  [{k: round(v, 6 if k.startswith("kid") else 4) if isinstance(v, float) else v for k, v in r.items()}
                    for r in table],
                   first=("method", "set", "bucket", "kind", "n", "hole_psnr", "hole_psnr_lo", "hole_psnr_hi",
-                         "full_psnr", "full_psnr_lo", "full_psnr_hi", "ssim", "fid", "kid"))
+                         "full_psnr", "full_psnr_lo", "full_psnr_hi", "ssim", "fid", "kid", "kid_lo", "kid_hi"))
         write_csv(cfg.reports / "cases.csv", rows, first=tuple(rows[0]))
         ranked = [{k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()}
                   for r in ranking(rows, cfg.reference)]
         write_csv(cfg.reports / "ranking.csv", ranked, first=tuple(ranked[0]) if ranked else ())
+        write_csv(cfg.reports / "kid_pairs.csv", [{k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()}
+                                                   for r in kid_pairs],
+                  first=("method", "other", "kid", "other_kid", "difference", "difference_lo", "difference_hi"))
         write_json(cfg.reports / "metrics.json", metrics)
         tracker.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})
-        for path in ("table.csv", "cases.csv", "ranking.csv", "metrics.json", "grids"):
+        for path in ("table.csv", "cases.csv", "ranking.csv", "kid_pairs.csv", "metrics.json", "grids"):
             tracker.log_artifact(cfg.reports / path)
         for name in names:                       # one child run per method, with the track's flat keys
             scores = method_metrics(metrics, name)

@@ -252,11 +252,14 @@ def test_inception_scores_rank_identity_fill_best():
     outputs = {"perfect": [t.copy() for t in targets],
                "noisy": [np.clip(t + rng.normal(0, 0.3, t.shape), 0, 1).astype(np.float32) for t in targets]}
     others = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(3)]
-    scores = inception_scores(outputs, targets, seed=0, net=PixelFeatures(3, 16), floor=(others, targets[:3]))
+    scores, pairs = inception_scores(outputs, targets, seed=0, net=PixelFeatures(3, 16), floor=(others, targets[:3]))
     assert abs(scores["perfect.all.fid"]) < 1e-3 and scores["perfect.all.kid"] < scores["noisy.all.kid"]
+    assert scores["noisy.all.kid_lo"] <= scores["noisy.all.kid"] <= scores["noisy.all.kid_hi"]
+    assert [(p["method"], p["other"]) for p in pairs] == [("perfect", "noisy")] and pairs[0]["difference_hi"] < 0
     assert scores["noisy.all.fid"] > 1.0 and scores["inception_images"] == 6
     assert scores["real_vs_real.all.fid"] > scores["perfect.all.fid"] and scores["real_vs_real_images"] == 3
-    again = inception_scores({}, targets, seed=0, net=PixelFeatures(3, 16), floor=(others, targets[:3]))
+    again, no_pairs = inception_scores({}, targets, seed=0, net=PixelFeatures(3, 16), floor=(others, targets[:3]))
+    assert no_pairs == []
     assert again["real_vs_real.all.kid"] == scores["real_vs_real.all.kid"]       # the floor ignores the fills
 
 
@@ -273,3 +276,33 @@ def test_real_vs_real_floor_uses_distinct_photos_only():
     assert len(set(picked)) == 2 and set(picked) <= {0, 1, 2, 3, 4}
     assert [o[0, 0, 0] for o in real_photo_pairs(cases, fid_cases, images, seed=0)[1]] == picked   # seeded
     assert real_photo_pairs(cases[:10] + cases[10:11], fid_cases, images, seed=0) is None      # one unseen photo
+
+
+def test_kid_bootstrap_is_torchmetrics_kid_with_paired_intervals():
+    """The full-sample KID is torchmetrics' unbiased cubic-kernel MMD²; a fill set that is another's features
+    shifted away from the reals has a paired difference whose interval excludes 0, and identical fills give 0."""
+    import numpy as np
+    import torch
+    from torchmetrics.image.kid import poly_mmd
+
+    from obscura.inpainting.evaluate import kid_bootstrap
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(30, 8))
+    near = real + rng.normal(scale=0.3, size=real.shape)
+    far = near + 1.0
+    intervals, pairs = kid_bootstrap(real, {"near": near, "far": far, "copy": near.copy()}, resamples=500)
+    for name, fake in (("near", near), ("far", far)):
+        kid, lo, hi = intervals[name]
+        assert kid == pytest.approx(float(poly_mmd(torch.from_numpy(real), torch.from_numpy(fake))), rel=1e-9)
+        assert lo < kid < hi
+    by_pair = {(p["method"], p["other"]): p for p in pairs}
+    assert list(by_pair) == [("near", "far"), ("near", "copy"), ("far", "copy")]
+    near_far = by_pair[("near", "far")]
+    assert near_far["difference"] == pytest.approx(intervals["near"][0] - intervals["far"][0])
+    assert near_far["difference_lo"] <= near_far["difference"] <= near_far["difference_hi"] < 0
+    assert by_pair[("near", "copy")]["difference_lo"] == by_pair[("near", "copy")]["difference_hi"] == 0
+    again = kid_bootstrap(real, {"near": near, "far": far, "copy": near.copy()}, resamples=500)
+    assert again == (intervals, pairs)                                                   # seeded
+    with pytest.raises(ValueError, match="at least 3 cases"):
+        kid_bootstrap(real[:2], {"near": near[:2]})

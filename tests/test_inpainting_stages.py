@@ -104,6 +104,11 @@ def run_stages(raw_params, tmp_path):
     overall = [r for r in rows if r["set"] == "heldout" and r["bucket"] == r["kind"] == "all"]
     assert [int(r["n"]) for r in overall] == [6, 6, 6] and all(float(r["kid"]) == pytest.approx(
         metrics[f"{r['method']}.all.kid"]) for r in overall)
+    assert all(float(r["kid_lo"]) <= float(r["kid_hi"]) for r in overall)
+    with open(tmp_path / "reports" / "kid_pairs.csv") as fh:       # every two methods' KID, paired by case
+        kid_pairs = list(csv.DictReader(fh))
+    assert {frozenset((r["method"], r["other"])) for r in kid_pairs} == {
+        frozenset(p) for p in (("harmonic", "telea"), ("harmonic", "single_stage"), ("telea", "single_stage"))}
     assert {(r["set"], r["bucket"], r["kind"]) for r in rows if r["method"] == "telea"} == {
         ("heldout", "10-20", "all"), ("heldout", "30-40", "all"), ("heldout", "all", "all"),
         *(("heldout", "all", k) for k in ("strokes", "rectangles", "box")),

@@ -498,6 +498,9 @@ class Page:
                 values = {**r._asdict(), **{k: metrics.get(f"{r.method}.all.{k}") for k in ("fid", "kid")}}
                 kind = "deep (trained)" if r.method in deep else "classical"
                 ci = _intervals(values, ("hole_psnr", "full_psnr", "gain_hole_psnr"))
+                kid_lo, kid_hi = (metrics.get(f"{r.method}.all.{k}") for k in ("kid_lo", "kid_hi"))
+                if _number(kid_lo) and _number(kid_hi):
+                    ci["kid"] = f" [{1e3 * kid_lo:.1f}, {1e3 * kid_hi:.1f}]"
                 if values.get("beats_initial_fill") == "no":
                     ci["gain_hole_psnr"] = ci.get("gain_hole_psnr", "") + " — does not beat it"
                 rows.append(Row([_esc(label(r.method)), kind], values, url(r.method), extra=ci))
@@ -511,7 +514,7 @@ class Page:
                 f"Mean over the method's cases (n, up to {cases}), [95 % bootstrap interval of the mean]. KID/FID: "
                 f"Inception features of the filled images of {n_fid} seeded held-out cases (the same for every "
                 f"method that ran them) against their originals — with so few images FID is biased upwards; "
-                f"compare KID.{floor} Gain: a deep method's hole PSNR minus that of the harmonic fill it starts "
+                f"compare KID, whose interval is a bootstrap over those cases.{floor} Gain: a deep method's hole PSNR minus that of the harmonic fill it starts "
                 "from, on the same cases (it beats it when the whole interval is above 0). "
                 f"Time: one {cfg.image_size}×{cfg.image_size} image on {_esc(self.cpu)}.")))
             by_bucket = frame[frame.bucket != "all"].pivot(index="method", columns="bucket", values="hole_psnr")
@@ -561,6 +564,7 @@ class Page:
                         self.link(reports / "ranking.csv", f"ranking.csv (each method paired with "
                                                            f"{label(cfg.reference)})"),
                         self.link(reports / "cases.csv", "cases.csv (every method on every case it ran)"),
+                        self.link(reports / "kid_pairs.csv", "kid_pairs.csv (every two methods' KID difference)"),
                         self.link(reports / "metrics.json", "metrics.json")]
         if trained:
             track.links.append(self.link(reports / "train.json", "train.json (the deep methods' training)"))

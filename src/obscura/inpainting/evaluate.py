@@ -220,10 +220,62 @@ def real_photo_pairs(cases: list[dict], fid_cases: list[int], images: dict[str, 
     return [images[k] for k in unseen[:n]], [images[k] for k in chosen]
 
 
+def kid_bootstrap(real: np.ndarray, fakes: dict[str, np.ndarray], resamples: int = 2000, seed: int = 0,
+                  confidence: float = 0.95) -> tuple[dict[str, tuple[float, float, float]], list[dict]]:
+    """KID of each method's fills against the real images of the same cases, with percentile-bootstrap intervals
+    over the cases, and every pair of methods' difference with its paired interval.
+
+    ``real`` (N, d) and each ``fakes[m]`` (N, d) are features in case order. KID is torchmetrics' unbiased MMD²
+    with the cubic kernel k(x, y) = (x·y / d + 1)³ on all N cases; a bootstrap draw resamples the cases (the same
+    draw for every method, so differences are paired) and weighs its kernel terms as the estimator does: copies of
+    one case are not paired within a set (self-similarity would inflate those means), and a real image meets its
+    own case's fill with weight 1/N, other cases' fills with (N − 1)/N. Returns ``{method: (kid, lo, hi)}`` and
+    rows ``method, other, kid, other_kid, difference, difference_lo, difference_hi`` for each pair in the
+    order of ``fakes``."""
+    n, d = real.shape
+    if n < 3:
+        raise ValueError(f"KID intervals need at least 3 cases, got {n}")
+    names = list(fakes)
+    feats = np.concatenate([real, *(fakes[m] for m in names)]).astype(np.float64)
+    gram = (feats @ feats.T / d + 1.0) ** 3
+    block = [slice(k * n, (k + 1) * n) for k in range(len(names) + 1)]
+    within = [gram[b, b] for b in block]                       # real-real, then each method's fill-fill
+    across = [gram[block[0], b] for b in block[1:]]            # real-fill
+
+    def kids(idx: np.ndarray) -> np.ndarray:
+        apart = idx[:, None] != idx[None, :]
+        xx = within[0][np.ix_(idx, idx)][apart].mean()
+        out = []
+        for k in range(len(names)):                            # the cross term as the estimator weighs it: a case
+            xy = across[k][np.ix_(idx, idx)]                   # with its own fill 1/N, with other cases' (N-1)/N
+            cross = (np.diagonal(xy).mean() + (n - 1) * xy[apart].mean()) / n
+            out.append(xx + within[k + 1][np.ix_(idx, idx)][apart].mean() - 2 * cross)
+        return np.array(out)
+
+    full = kids(np.arange(n))
+    rng = np.random.default_rng(seed)
+    draws = np.array([kids(rng.integers(0, n, n)) for _ in range(resamples)])
+    draws = draws[np.isfinite(draws).all(axis=1)]                # a draw of one case repeated has no pairs
+    tail = 50 * (1 - confidence)
+    lo, hi = np.percentile(draws, [tail, 100 - tail], axis=0)
+    intervals = {m: (float(full[k]), float(lo[k]), float(hi[k])) for k, m in enumerate(names)}
+    pairs = []
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            diff_lo, diff_hi = np.percentile(draws[:, a] - draws[:, b], [tail, 100 - tail])
+            pairs.append({"method": names[a], "other": names[b], "kid": float(full[a]), "other_kid": float(full[b]),
+                          "difference": float(full[a] - full[b]), "difference_lo": float(diff_lo),
+                          "difference_hi": float(diff_hi)})
+    return intervals, pairs
+
+
 def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndarray], seed: int,
-                     net=None, floor: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> dict[str, float]:
+                     net=None, floor: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+                     ) -> tuple[dict[str, float], list[dict]]:
     """FID and KID (Inception features, the generative track's network) of each method's fills against the
-    ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``; ``inception_images`` records N.
+    ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``, the KID's 95 % bootstrap interval over
+    the cases ``.kid_lo`` / ``.kid_hi`` (:func:`kid_bootstrap`); ``inception_images`` records N. Also returns the
+    paired KID difference of every two methods (:func:`kid_bootstrap`'s rows).
 
     ``floor``: two sets of N real photos, all distinct (the unseen photos and as many held-out originals); their
     scores against each other are the real-vs-real figures at N (``real_vs_real.all.fid`` / ``.kid``, N in
@@ -240,17 +292,23 @@ def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndar
         x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() * 2 - 1
         return extract_features(net, x, batch_size=16)
 
-    def score(name: str, real: torch.Tensor, images: list[np.ndarray]) -> None:
-        result = fid_kid(real, features(images), subset_size=len(images), subsets=10, seed=seed)
+    def score(name: str, real: torch.Tensor, fake: torch.Tensor) -> None:
+        result = fid_kid(real, fake, subset_size=len(fake), subsets=10, seed=seed)
         scores[f"{name}.all.fid"] = round(result["fid"], 4)
         scores[f"{name}.all.kid"] = round(result["kid"], 6)
 
     scores = {"inception_images": float(len(targets))}
     real = features(targets)
-    for method, images in outputs.items():
-        score(method, real, images)
+    fakes = {method: features(images) for method, images in outputs.items()}
+    for method, fake in fakes.items():
+        score(method, real, fake)
+    pairs = []
+    if fakes and len(targets) >= 3:
+        intervals, pairs = kid_bootstrap(real.numpy(), {m: f.numpy() for m, f in fakes.items()}, seed=seed)
+        for method, (_, lo, hi) in intervals.items():
+            scores[f"{method}.all.kid_lo"], scores[f"{method}.all.kid_hi"] = round(lo, 6), round(hi, 6)
     if floor is not None:
         others, originals = floor
         scores["real_vs_real_images"] = float(len(others))
-        score("real_vs_real", features(originals), others)
-    return scores
+        score("real_vs_real", features(originals), features(others))
+    return scores, pairs

@@ -34,15 +34,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
 
-    import torch
-
     from obscura.inpainting.classical.exemplar import criminisi
     from obscura.inpainting.classical.hybrid import texture_weight, thick_part
     from obscura.inpainting.classical import CLASSICAL
     from obscura.inpainting.data import photos, validation_squares
     from obscura.inpainting.inputs import composite
     from obscura.inpainting.masks import bucket_name, mask_set
-    from obscura.metrics import InceptionFeatures, extract_features, fid_kid, psnr
+    from obscura.inpainting.evaluate import inception_scores
+    from obscura.metrics import psnr
 
     images = (validation_squares("data/prepared", args.size, args.seed) if args.split == "validation"
               else photos("data/prepared", "heldout", args.size))
@@ -74,21 +73,15 @@ def main() -> None:
             value = psnr(out, target, mask)
             for group in (bucket_name(case["bucket"]), case["kind"], "all"):
                 scores[(name, group)].append(value)
-    net = InceptionFeatures()
-
-    def features(batch):
-        return extract_features(net, torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float() * 2 - 1,
-                                batch_size=16)
-
-    real = features([images[names[c["image"]]] for c in cases])
+    inception, _ = inception_scores(fills, [images[names[c["image"]]] for c in cases], args.seed)
     result = {"split": args.split, "photos": names, "cases": len(cases), "size": args.size,
-              "hole_psnr": defaultdict(dict), "kid": {}, "fid": {},
+              "hole_psnr": defaultdict(dict), "kid": {}, "kid_interval": {}, "fid": {},
               "cpu_seconds_per_case": {k: round(v / len(cases), 2) for k, v in seconds.items()}}
     for (name, group), values in sorted(scores.items()):
         result["hole_psnr"][name][group] = round(float(np.mean(values)), 3)
-    for name, batch in fills.items():
-        r = fid_kid(real, features(batch), subset_size=len(batch), subsets=10, seed=args.seed)
-        result["kid"][name], result["fid"][name] = round(r["kid"], 5), round(r["fid"], 2)
+    for name in fills:
+        result["kid"][name], result["fid"][name] = inception[f"{name}.all.kid"], inception[f"{name}.all.fid"]
+        result["kid_interval"][name] = [inception[f"{name}.all.kid_lo"], inception[f"{name}.all.kid_hi"]]
     print(json.dumps(result, indent=1))
 
 

@@ -255,7 +255,9 @@ def test_inception_scores_rank_identity_fill_best():
     scores, pairs = inception_scores(outputs, targets, seed=0, net=PixelFeatures(3, 16), floor=(others, targets[:3]))
     assert abs(scores["perfect.all.fid"]) < 1e-3 and scores["perfect.all.kid"] < scores["noisy.all.kid"]
     assert scores["noisy.all.kid_lo"] <= scores["noisy.all.kid"] <= scores["noisy.all.kid_hi"]
-    assert [(p["method"], p["other"]) for p in pairs] == [("perfect", "noisy")] and pairs[0]["difference_hi"] < 0
+    assert [(p["method"], p["other"]) for p in pairs] == [("perfect", "noisy")]
+    assert pairs[0]["difference"] == pytest.approx(scores["perfect.all.kid"] - scores["noisy.all.kid"], abs=1e-6)
+    assert scores["perfect.all.kid"] == 0 and pairs[0]["difference"] < 0
     assert scores["noisy.all.fid"] > 1.0 and scores["inception_images"] == 6
     assert scores["real_vs_real.all.fid"] > scores["perfect.all.fid"] and scores["real_vs_real_images"] == 3
     again, no_pairs = inception_scores({}, targets, seed=0, net=PixelFeatures(3, 16), floor=(others, targets[:3]))
@@ -278,9 +280,10 @@ def test_real_vs_real_floor_uses_distinct_photos_only():
     assert real_photo_pairs(cases[:10] + cases[10:11], fid_cases, images, seed=0) is None      # one unseen photo
 
 
-def test_kid_bootstrap_is_torchmetrics_kid_with_paired_intervals():
-    """The full-sample KID is torchmetrics' unbiased cubic-kernel MMD²; a fill set that is another's features
-    shifted away from the reals has a paired difference whose interval excludes 0, and identical fills give 0."""
+def test_kid_bootstrap_is_the_unbiased_mmd_over_distinct_cases_with_paired_intervals():
+    """KID is the cubic-kernel MMD² over pairs of distinct cases: torchmetrics' poly_mmd less its pairing of each
+    fill with its own original, so fills equal to the photos score exactly 0 (torchmetrics' estimator: below 0); a
+    fill set shifted away from the reals has a paired difference whose interval excludes 0; identical sets, 0."""
     import numpy as np
     import torch
     from torchmetrics.image.kid import poly_mmd
@@ -292,10 +295,18 @@ def test_kid_bootstrap_is_torchmetrics_kid_with_paired_intervals():
     near = real + rng.normal(scale=0.3, size=real.shape)
     far = near + 1.0
     intervals, pairs = kid_bootstrap(real, {"near": near, "far": far, "copy": near.copy()}, resamples=500)
+    gamma = 1 / real.shape[1]
     for name, fake in (("near", near), ("far", far)):
         kid, lo, hi = intervals[name]
-        assert kid == pytest.approx(float(poly_mmd(torch.from_numpy(real), torch.from_numpy(fake))), rel=1e-9)
+        own = ((real * fake).sum(1) * gamma + 1) ** 3           # each fill against its own original
+        cross_all = (real @ fake.T * gamma + 1) ** 3
+        n = len(real)                                             # poly_mmd's cross term, all N² pairs, swapped for
+        distinct = (cross_all.sum() - own.sum()) / (n * (n - 1))  # the N(N-1) pairs of distinct cases
+        expected = float(poly_mmd(torch.from_numpy(real), torch.from_numpy(fake))) + 2 * cross_all.mean() - 2 * distinct
+        assert kid == pytest.approx(expected, rel=1e-9)
         assert lo < kid < hi
+    same = kid_bootstrap(real, {"same": real.copy()}, resamples=50)[0]["same"]
+    assert same == pytest.approx((0.0, 0.0, 0.0), abs=1e-12) and float(poly_mmd(torch.from_numpy(real), torch.from_numpy(real))) < 0
     by_pair = {(p["method"], p["other"]): p for p in pairs}
     assert list(by_pair) == [("near", "far"), ("near", "copy"), ("far", "copy")]
     near_far = by_pair[("near", "far")]

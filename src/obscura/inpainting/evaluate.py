@@ -225,13 +225,15 @@ def kid_bootstrap(real: np.ndarray, fakes: dict[str, np.ndarray], resamples: int
     """KID of each method's fills against the real images of the same cases, with percentile-bootstrap intervals
     over the cases, and every pair of methods' difference with its paired interval.
 
-    ``real`` (N, d) and each ``fakes[m]`` (N, d) are features in case order. KID is torchmetrics' unbiased MMD²
-    with the cubic kernel k(x, y) = (x·y / d + 1)³ on all N cases; a bootstrap draw resamples the cases (the same
-    draw for every method, so differences are paired) and weighs its kernel terms as the estimator does: copies of
-    one case are not paired within a set (self-similarity would inflate those means), and a real image meets its
-    own case's fill with weight 1/N, other cases' fills with (N − 1)/N. Returns ``{method: (kid, lo, hi)}`` and
-    rows ``method, other, kid, other_kid, difference, difference_lo, difference_hi`` for each pair in the
-    order of ``fakes``."""
+    ``real`` (N, d) and each ``fakes[m]`` (N, d) are features in case order. KID is the unbiased MMD² with the
+    cubic kernel k(x, y) = (x·y / d + 1)³ as a U-statistic over pairs of *distinct* cases: every term — real with
+    real, fill with fill, real with fill — pairs case i with case j ≠ i. A fill is not independent of its own
+    original (they share the known pixels), so torchmetrics' estimator, which also counts each fill against its
+    own original, is biased low by the fill's likeness to it; over distinct cases the estimate is unbiased (0 in
+    expectation when fills and photos are alike in distribution, exactly 0 for fills equal to the photos). A
+    bootstrap draw resamples the cases, the same draw for every method (differences are paired), and again pairs
+    only distinct cases. Returns ``{method: (kid, lo, hi)}`` and rows ``method, other, kid, other_kid, difference,
+    difference_lo, difference_hi`` for each pair in the order of ``fakes``."""
     n, d = real.shape
     if n < 3:
         raise ValueError(f"KID intervals need at least 3 cases, got {n}")
@@ -244,13 +246,12 @@ def kid_bootstrap(real: np.ndarray, fakes: dict[str, np.ndarray], resamples: int
 
     def kids(idx: np.ndarray) -> np.ndarray:
         apart = idx[:, None] != idx[None, :]
-        xx = within[0][np.ix_(idx, idx)][apart].mean()
-        out = []
-        for k in range(len(names)):                            # the cross term as the estimator weighs it: a case
-            xy = across[k][np.ix_(idx, idx)]                   # with its own fill 1/N, with other cases' (N-1)/N
-            cross = (np.diagonal(xy).mean() + (n - 1) * xy[apart].mean()) / n
-            out.append(xx + within[k + 1][np.ix_(idx, idx)][apart].mean() - 2 * cross)
-        return np.array(out)
+
+        def mean(kernel: np.ndarray) -> float:
+            return kernel[np.ix_(idx, idx)][apart].mean()
+
+        xx = mean(within[0])
+        return np.array([xx + mean(within[k + 1]) - 2 * mean(across[k]) for k in range(len(names))])
 
     full = kids(np.arange(n))
     rng = np.random.default_rng(seed)
@@ -273,9 +274,10 @@ def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndar
                      net=None, floor: tuple[list[np.ndarray], list[np.ndarray]] | None = None
                      ) -> tuple[dict[str, float], list[dict]]:
     """FID and KID (Inception features, the generative track's network) of each method's fills against the
-    ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``, the KID's 95 % bootstrap interval over
-    the cases ``.kid_lo`` / ``.kid_hi`` (:func:`kid_bootstrap`); ``inception_images`` records N. Also returns the
-    paired KID difference of every two methods (:func:`kid_bootstrap`'s rows).
+    ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``, KID over pairs of distinct cases with
+    its 95 % bootstrap interval ``.kid_lo`` / ``.kid_hi`` (:func:`kid_bootstrap`; under 3 cases torchmetrics' KID,
+    no interval); ``inception_images`` records N.
+    Also returns the paired KID difference of every two methods (:func:`kid_bootstrap`'s rows).
 
     ``floor``: two sets of N real photos, all distinct (the unseen photos and as many held-out originals); their
     scores against each other are the real-vs-real figures at N (``real_vs_real.all.fid`` / ``.kid``, N in
@@ -305,8 +307,9 @@ def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndar
     pairs = []
     if fakes and len(targets) >= 3:
         intervals, pairs = kid_bootstrap(real.numpy(), {m: f.numpy() for m, f in fakes.items()}, seed=seed)
-        for method, (_, lo, hi) in intervals.items():
-            scores[f"{method}.all.kid_lo"], scores[f"{method}.all.kid_hi"] = round(lo, 6), round(hi, 6)
+        for method, values in intervals.items():
+            for key, value in zip(("kid", "kid_lo", "kid_hi"), values):
+                scores[f"{method}.all.{key}"] = round(value, 6)
     if floor is not None:
         others, originals = floor
         scores["real_vs_real_images"] = float(len(others))

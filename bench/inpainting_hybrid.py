@@ -73,7 +73,8 @@ def main() -> None:
             value = psnr(out, target, mask)
             for group in (bucket_name(case["bucket"]), case["kind"], "all"):
                 scores[(name, group)].append(value)
-    inception, _ = inception_scores(fills, [images[names[c["image"]]] for c in cases], args.seed)
+    inception, _ = inception_scores(fills, [images[names[c["image"]]] for c in cases], args.seed,
+                                    groups=[c["image"] for c in cases])
     result = {"split": args.split, "photos": names, "cases": len(cases), "size": args.size,
               "hole_psnr": defaultdict(dict), "kid": {}, "kid_interval": {}, "fid": {},
               "cpu_seconds_per_case": {k: round(v / len(cases), 2) for k, v in seconds.items()}}

@@ -105,7 +105,8 @@ def main() -> None:
     seconds = defaultdict(list)
     for r in rows:
         seconds[r["method"]].append(r["seconds"])
-    inception, _ = inception_scores(fills, [images[c["image"]] for c in cases], args.seed)
+    inception, _ = inception_scores(fills, [images[c["image"]] for c in cases], args.seed,
+                                    groups=[c["image"] for c in cases])
     result = {"photos": len(names), "cases": len(cases), "bucket": args.bucket, "size": args.size,
               **training, "config": {**section.config, **overrides}, "torch_threads": torch.get_num_threads(),
               "train_seconds": train_seconds, "methods": {}}

@@ -29,8 +29,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30, help="steps per round")
     ap.add_argument("--rounds", type=int, default=4, help="rounds (the first is warm-up)")
     args = ap.parse_args()
-    if args.steps < 1 or args.rounds < 2:
-        ap.error("--steps must be >= 1 and --rounds >= 2 (the first round is warm-up)")
+    if args.steps < 1 or args.rounds < 2 or args.threads < 1:
+        ap.error("--steps and --threads must be >= 1 and --rounds >= 2 (the first round is warm-up)")
 
     import numpy as np
     import torch
@@ -70,6 +70,9 @@ def main() -> None:
                                   seed=params.seed, edges=config.uses_edges, scales=section.scales)
             tasks[(method, label)] = InpaintTask(config.setup(), sampler, args.steps * args.rounds, section.batch_size,
                                                  section.lr, params.seed)
+    unused = [label for label in changes if not any(key[1] == label for key in tasks)]
+    if unused:
+        ap.error(f"--variants {unused}: no method in {methods} has that config field")
     times = {key: [] for key in tasks}
     for r in range(args.rounds):
         for key, task in tasks.items():

@@ -54,7 +54,8 @@ def run(params: Params) -> dict:
         table, metrics = summarise(rows)
         scored = {m: [out[i] for i in fid_cases] for m, out in kept.items() if len(out) == len(fid_cases)}
         inception, kid_pairs = inception_scores(scored, [images[cases[i]["image"]] for i in fid_cases], params.seed,
-                                                floor=real_photo_pairs(cases, fid_cases, images, params.seed))
+                                                floor=real_photo_pairs(cases, fid_cases, images, params.seed),
+                                                groups=[cases[i]["image"] for i in fid_cases])
         metrics.update(inception)
         for entry in table:
             if entry["set"] == "heldout" and entry["bucket"] == entry["kind"] == "all":

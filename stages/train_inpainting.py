@@ -9,7 +9,7 @@ method's summary once all have finished. Re-running after an interruption resume
 
 from __future__ import annotations
 
-import os
+import queue
 import sys
 
 from obscura.config import Params
@@ -18,15 +18,12 @@ from obscura.io import write_json
 from obscura.tracking import ensure_experiment, model_name, stage_run
 from obscura.workers import pool, set_threads, share
 
-def _start_worker(counter, lock) -> None:
-    """Give this worker's progress bars their own line (tqdm reads ``TQDM_POSITION``) and a lock they share with the
-    other workers'."""
-    from tqdm import tqdm
+_WORKER: dict = {}
 
-    tqdm.set_lock(lock)
-    with counter.get_lock():
-        os.environ["TQDM_POSITION"] = str(counter.value)
-        counter.value += 1
+
+def _start_worker(progress) -> None:
+    """Keep the queue this worker reports its steps to (the parent draws the progress bars)."""
+    _WORKER["progress"] = progress
 
 
 def cost(section) -> int:
@@ -34,17 +31,55 @@ def cost(section) -> int:
     return section.steps * section.batch_size * section.crop ** 2
 
 
-def train_method(params: Params, method: str) -> tuple[str, dict]:
-    """Train ``method`` in its own MLflow run and register its checkpoint; returns (method, metrics)."""
+def train_method(params: Params, method: str, progress=None) -> tuple[str, dict]:
+    """Train ``method`` in its own MLflow run and register its checkpoint; returns (method, metrics). With a
+    ``progress`` queue, (method, step) goes there every logged window instead of to a progress bar."""
     cfg = params.inpainting
     with stage_run("train_inpainting", {f"inpainting.deep.{method}": cfg.deep.get(method),
                                         "inpainting.kinds": cfg.kinds, "inpainting.buckets": cfg.buckets},
                    experiment="inpainting", seed=params.seed, method=method, dataset="photos") as tracker:
-        metrics = fit(method, cfg, params.prepare.output, params.seed,
-                      log=lambda logs, step: tracker.log_metrics(logs, step=step))
+        def log(logs: dict, step: int) -> None:
+            tracker.log_metrics(logs, step=step)
+            if progress is not None:
+                progress.put((method, step))
+
+        metrics = fit(method, cfg, params.prepare.output, params.seed, log=log, progress=progress is None)
         tracker.log_metrics(metrics)
         tracker.register_model(model_name("inpainting", method), cfg.models_dir / method)
     return method, metrics
+
+
+def _train_task(args: tuple[Params, str]) -> tuple[str, dict]:
+    return train_method(*args, progress=_WORKER["progress"])
+
+
+def _side_by_side(params: Params, order: list[str], processes: int, threads: int) -> dict[str, dict]:
+    """Train ``order`` in ``processes`` workers; one progress bar per method here; a worker's error is raised as
+    soon as it happens (leaving the pool stops the other trainings; their resumable state stays on disk)."""
+    import multiprocessing as mp
+
+    from tqdm import tqdm
+
+    steps = mp.get_context("spawn").Queue()
+    bars = {m: tqdm(total=params.inpainting.deep[m].steps, desc=f"train {m}", unit="step", position=i)
+            for i, m in enumerate(order)}
+    try:
+        with pool(processes, _start_worker, (steps,), threads=threads) as running:
+            pending = [running.apply_async(_train_task, ((params, m),)) for m in order]
+            while True:
+                for result in pending:
+                    if result.ready() and not result.successful():
+                        result.get()                                    # raises the worker's error
+                if all(result.ready() for result in pending):
+                    return dict(result.get() for result in pending)
+                try:
+                    method, step = steps.get(timeout=0.5)
+                    bars[method].update(step - bars[method].n)
+                except queue.Empty:
+                    pass
+    finally:
+        for bar in bars.values():
+            bar.close()
 
 
 def run(params: Params) -> dict:
@@ -53,22 +88,14 @@ def run(params: Params) -> dict:
     threads = share(cfg.train_workers)
     processes = min(cfg.train_workers, len(order))
     if processes > 1:
-        import multiprocessing as mp
-
         ensure_experiment("inpainting")        # created here, not raced for by the workers
-        ctx = mp.get_context("spawn")
-        with pool(processes, _start_worker, (ctx.Value("i", 0), ctx.RLock()), threads=threads) as running:
-            done = dict(running.imap_unordered(_train_task, [(params, m) for m in order]))
+        done = _side_by_side(params, order, processes, threads)
     else:
         set_threads(threads)
         done = dict(train_method(params, m) for m in order)
     metrics = {m: done[m] for m in cfg.deep}
     write_json(cfg.reports / "train.json", metrics)
     return metrics
-
-
-def _train_task(args: tuple[Params, str]) -> tuple[str, dict]:
-    return train_method(*args)
 
 
 if __name__ == "__main__":

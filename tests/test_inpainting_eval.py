@@ -312,8 +312,32 @@ def test_kid_bootstrap_is_the_unbiased_mmd_over_distinct_cases_with_paired_inter
     near_far = by_pair[("near", "far")]
     assert near_far["difference"] == pytest.approx(intervals["near"][0] - intervals["far"][0])
     assert near_far["difference_lo"] <= near_far["difference"] <= near_far["difference_hi"] < 0
-    assert by_pair[("near", "copy")]["difference_lo"] == by_pair[("near", "copy")]["difference_hi"] == 0
+    assert by_pair[("near", "copy")]["difference_lo"] == pytest.approx(0, abs=1e-12)
+    assert by_pair[("near", "copy")]["difference_hi"] == pytest.approx(0, abs=1e-12)
     again = kid_bootstrap(real, {"near": near, "far": far, "copy": near.copy()}, resamples=500)
     assert again == (intervals, pairs)                                                   # seeded
-    with pytest.raises(ValueError, match="at least 3 cases"):
+    with pytest.raises(ValueError, match="at least 3 photos"):
         kid_bootstrap(real[:2], {"near": near[:2]})
+
+
+def test_kid_bootstrap_pairs_only_cases_of_different_photos():
+    """Two cases cut from one photo are not independent: with ``groups`` (each case's photo) every kernel term pairs
+    cases of different photos, and the bootstrap resamples photos with all their cases."""
+    import numpy as np
+
+    from obscura.inpainting.evaluate import kid_bootstrap
+
+    rng = np.random.default_rng(2)
+    groups = np.repeat(np.arange(6), 2)                               # 12 cases, two per photo
+    real = rng.normal(size=(6, 5))[groups]
+    fill = real + rng.normal(scale=0.4, size=real.shape)
+    k = lambda a, b: (a @ b.T / 5 + 1) ** 3                           # noqa: E731
+    other = groups[:, None] != groups[None, :]
+    expected = k(real, real)[other].mean() + k(fill, fill)[other].mean() - 2 * k(real, fill)[other].mean()
+    (kid, lo, hi), = kid_bootstrap(real, {"fill": fill}, groups, resamples=300)[0].values()
+    assert kid == pytest.approx(expected, rel=1e-12) and lo < kid < hi
+    assert kid_bootstrap(real, {"fill": fill}, resamples=3)[0]["fill"][0] != pytest.approx(kid)   # cases alone
+    assert kid_bootstrap(real, {"same": real.copy()}, groups, resamples=20)[0]["same"] == pytest.approx(
+        (0.0, 0.0, 0.0), abs=1e-12)                                  # the photos' own duplicates are left out too
+    with pytest.raises(ValueError, match="group labels"):
+        kid_bootstrap(real, {"fill": fill}, groups[:5])

@@ -50,7 +50,7 @@ def run_stages(raw_params, tmp_path):
                                "config": {"width": 8, "depth": 1, "blocks": 1, "disc_width": 8}},
               "progressive": {"steps": 3, "batch_size": 2, "crop": 16, "lr": 0.001,
                               "config": {"width": 8, "depth": 1, "blocks": 1}}},
-        train_workers=cores(), cases_per_cell={"progressive": 0},   # one thread per worker, as in this test
+        train_workers=max(2, cores()), cases_per_cell={"progressive": 0},   # 2 workers of one thread, as in this test
         masks_dir=str(tmp_path / "masks"), models_dir=str(tmp_path / "models"), reports=str(tmp_path / "reports"))
     params = parse_params(raw_params)
 
@@ -104,11 +104,9 @@ def run_stages(raw_params, tmp_path):
     overall = [r for r in rows if r["set"] == "heldout" and r["bucket"] == r["kind"] == "all"]
     assert [int(r["n"]) for r in overall] == [6, 6, 6] and all(float(r["kid"]) == pytest.approx(
         metrics[f"{r['method']}.all.kid"]) for r in overall)
-    assert all(float(r["kid_lo"]) <= float(r["kid_hi"]) for r in overall)
-    with open(tmp_path / "reports" / "kid_pairs.csv") as fh:       # every two methods' KID, paired by case
-        kid_pairs = list(csv.DictReader(fh))
-    assert {frozenset((r["method"], r["other"])) for r in kid_pairs} == {
-        frozenset(p) for p in (("harmonic", "telea"), ("harmonic", "single_stage"), ("telea", "single_stage"))}
+    assert {r["kid_lo"] for r in overall} == {""}             # the 6 FID cases come from one photo: no interval
+    with open(tmp_path / "reports" / "kid_pairs.csv") as fh:       # ... and no paired KID differences
+        assert list(csv.DictReader(fh)) == []
     assert {(r["set"], r["bucket"], r["kind"]) for r in rows if r["method"] == "telea"} == {
         ("heldout", "10-20", "all"), ("heldout", "30-40", "all"), ("heldout", "all", "all"),
         *(("heldout", "all", k) for k in ("strokes", "rectangles", "box")),

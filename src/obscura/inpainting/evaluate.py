@@ -220,23 +220,31 @@ def real_photo_pairs(cases: list[dict], fid_cases: list[int], images: dict[str, 
     return [images[k] for k in unseen[:n]], [images[k] for k in chosen]
 
 
-def kid_bootstrap(real: np.ndarray, fakes: dict[str, np.ndarray], resamples: int = 2000, seed: int = 0,
-                  confidence: float = 0.95) -> tuple[dict[str, tuple[float, float, float]], list[dict]]:
-    """KID of each method's fills against the real images of the same cases, with percentile-bootstrap intervals
-    over the cases, and every pair of methods' difference with its paired interval.
+def kid_bootstrap(real: np.ndarray, fakes: dict[str, np.ndarray], groups=None, resamples: int = 2000,
+                  seed: int = 0, confidence: float = 0.95) -> tuple[dict[str, tuple[float, float, float]], list[dict]]:
+    """KID of each method's fills against the real images of the same cases, with percentile-bootstrap intervals,
+    and every pair of methods' difference with its paired interval.
 
-    ``real`` (N, d) and each ``fakes[m]`` (N, d) are features in case order. KID is the unbiased MMD² with the
-    cubic kernel k(x, y) = (x·y / d + 1)³ as a U-statistic over pairs of *distinct* cases: every term — real with
-    real, fill with fill, real with fill — pairs case i with case j ≠ i. A fill is not independent of its own
-    original (they share the known pixels), so torchmetrics' estimator, which also counts each fill against its
-    own original, is biased low by the fill's likeness to it; over distinct cases the estimate is unbiased (0 in
-    expectation when fills and photos are alike in distribution, exactly 0 for fills equal to the photos). A
-    bootstrap draw resamples the cases, the same draw for every method (differences are paired), and again pairs
-    only distinct cases. Returns ``{method: (kid, lo, hi)}`` and rows ``method, other, kid, other_kid, difference,
-    difference_lo, difference_hi`` for each pair in the order of ``fakes``."""
+    ``real`` (N, d) and each ``fakes[m]`` (N, d) are features in case order; ``groups`` (N labels, default: every
+    case its own) names each case's photo. KID is the unbiased MMD² with the cubic kernel k(x, y) = (x·y / d + 1)³
+    as a U-statistic over pairs of cases of *different* photos: every term — real with real, fill with fill, real
+    with fill — pairs case i with a case j of another photo. A fill is not independent of its own original (they
+    share the known pixels), nor of another case cut from the same photo, so torchmetrics' estimator, which also
+    pairs each fill with its own original, is biased low by the fill's likeness to it; over independent pairs the
+    estimate is unbiased (0 in expectation when fills and photos are alike in distribution, exactly 0 for fills
+    equal to the photos). A bootstrap draw resamples the photos with all their cases (a cluster bootstrap), the
+    same draw for every method (differences are paired), and again pairs only cases of different photos. Returns
+    ``{method: (kid, lo, hi)}`` and rows ``method, other, kid, other_kid, difference, difference_lo,
+    difference_hi`` for each pair in the order of ``fakes``."""
     n, d = real.shape
-    if n < 3:
-        raise ValueError(f"KID intervals need at least 3 cases, got {n}")
+    labels = np.unique(np.arange(n) if groups is None else np.asarray(groups), return_inverse=True)[1].ravel()
+    if len(labels) != n:
+        raise ValueError(f"{len(labels)} group labels for {n} cases")
+    members = [np.flatnonzero(labels == g) for g in range(labels.max() + 1)]
+    if len(members) < 3:
+        raise ValueError(f"KID intervals need cases of at least 3 photos, got {len(members)}")
+    if resamples < 1 or not 0 < confidence < 1:
+        raise ValueError(f"resamples must be >= 1 and confidence in (0, 1); got {resamples}, {confidence}")
     names = list(fakes)
     feats = np.concatenate([real, *(fakes[m] for m in names)]).astype(np.float64)
     gram = (feats @ feats.T / d + 1.0) ** 3
@@ -245,7 +253,7 @@ def kid_bootstrap(real: np.ndarray, fakes: dict[str, np.ndarray], resamples: int
     across = [gram[block[0], b] for b in block[1:]]            # real-fill
 
     def kids(idx: np.ndarray) -> np.ndarray:
-        apart = idx[:, None] != idx[None, :]
+        apart = labels[idx][:, None] != labels[idx][None, :]
 
         def mean(kernel: np.ndarray) -> float:
             return kernel[np.ix_(idx, idx)][apart].mean()
@@ -255,8 +263,11 @@ def kid_bootstrap(real: np.ndarray, fakes: dict[str, np.ndarray], resamples: int
 
     full = kids(np.arange(n))
     rng = np.random.default_rng(seed)
-    draws = np.array([kids(rng.integers(0, n, n)) for _ in range(resamples)])
-    draws = draws[np.isfinite(draws).all(axis=1)]                # a draw of one case repeated has no pairs
+    draws = np.array([kids(np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
+                      for _ in range(resamples)])
+    draws = draws[np.isfinite(draws).all(axis=1)]                # a draw of one photo repeated has no pairs
+    if not len(draws):
+        raise ValueError("every bootstrap draw repeated one photo: too few photos for an interval")
     tail = 50 * (1 - confidence)
     lo, hi = np.percentile(draws, [tail, 100 - tail], axis=0)
     intervals = {m: (float(full[k]), float(lo[k]), float(hi[k])) for k, m in enumerate(names)}
@@ -271,12 +282,13 @@ def kid_bootstrap(real: np.ndarray, fakes: dict[str, np.ndarray], resamples: int
 
 
 def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndarray], seed: int,
-                     net=None, floor: tuple[list[np.ndarray], list[np.ndarray]] | None = None
-                     ) -> tuple[dict[str, float], list[dict]]:
+                     net=None, floor: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+                     groups: list | None = None) -> tuple[dict[str, float], list[dict]]:
     """FID and KID (Inception features, the generative track's network) of each method's fills against the
-    ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``, KID over pairs of distinct cases with
-    its 95 % bootstrap interval ``.kid_lo`` / ``.kid_hi`` (:func:`kid_bootstrap`; under 3 cases torchmetrics' KID,
-    no interval); ``inception_images`` records N.
+    ground-truth images of the same cases: ``<method>.all.fid`` / ``.kid``, KID over pairs of cases of different
+    photos (``groups``: each case's photo) with its 95 % bootstrap interval ``.kid_lo`` / ``.kid_hi``
+    (:func:`kid_bootstrap`; with cases of fewer than 3 photos torchmetrics' KID, no interval); ``inception_images``
+    records N.
     Also returns the paired KID difference of every two methods (:func:`kid_bootstrap`'s rows).
 
     ``floor``: two sets of N real photos, all distinct (the unseen photos and as many held-out originals); their
@@ -305,8 +317,9 @@ def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndar
     for method, fake in fakes.items():
         score(method, real, fake)
     pairs = []
-    if fakes and len(targets) >= 3:
-        intervals, pairs = kid_bootstrap(real.numpy(), {m: f.numpy() for m, f in fakes.items()}, seed=seed)
+    groups = list(range(len(targets))) if groups is None else groups
+    if fakes and len(set(groups)) >= 3:
+        intervals, pairs = kid_bootstrap(real.numpy(), {m: f.numpy() for m, f in fakes.items()}, groups, seed=seed)
         for method, values in intervals.items():
             for key, value in zip(("kid", "kid_lo", "kid_hi"), values):
                 scores[f"{method}.all.{key}"] = round(value, 6)

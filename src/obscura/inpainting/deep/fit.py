@@ -15,10 +15,11 @@ from obscura.inpainting.deep.train import train
 from obscura.io import atomic_dir
 
 
-def fit(method: str, cfg, prepared: Path, seed: int, log: Callable[[dict, int], None] | None = None) -> dict:
+def fit(method: str, cfg, prepared: Path, seed: int, log: Callable[[dict, int], None] | None = None,
+        progress: bool = True) -> dict:
     """Train ``method`` (section ``cfg.deep[method]``) on the prepared training photos and save it to
     ``cfg.models_dir/<method>`` and its loss curve to ``<reports>/train/<method>.csv``; resumes from
-    ``<models_dir>/../.state/<method>.pt``. Returns metrics."""
+    ``<models_dir>/../.state/<method>.pt``; ``progress``: show a progress bar. Returns metrics."""
     if method not in cfg.deep:
         raise ObscuraError(f"inpainting.deep has no entry {method!r}; configured: {', '.join(cfg.deep)}.")
     tp = cfg.deep[method]
@@ -30,7 +31,7 @@ def fit(method: str, cfg, prepared: Path, seed: int, log: Callable[[dict, int], 
                           scales=tp.scales)
     state = cfg.models_dir.parent / ".state" / f"{method}.pt"
     metrics = train(model, sampler, tp.steps, tp.batch_size, tp.lr, seed=seed, log=log, state_path=state,
-                    curve=cfg.reports / "train" / f"{method}.csv",
+                    curve=cfg.reports / "train" / f"{method}.csv", progress=progress,
                     fingerprint={"section": tp.model_dump(mode="json"), "config": config.to_dict(),
                                  "kinds": cfg.kinds, "buckets": cfg.buckets})
     with atomic_dir(cfg.models_dir / method) as tmp:

@@ -16,7 +16,7 @@ from obscura.config import Params
 from obscura.inpainting.deep.fit import fit
 from obscura.io import write_json
 from obscura.tracking import ensure_experiment, model_name, stage_run
-from obscura.workers import pool, set_threads, share
+from obscura.workers import WorkerPool, set_threads, share
 
 _WORKER: dict = {}
 
@@ -54,8 +54,9 @@ def _train_task(args: tuple[Params, str]) -> tuple[str, dict]:
 
 
 def _side_by_side(params: Params, order: list[str], processes: int, threads: int) -> dict[str, dict]:
-    """Train ``order`` in ``processes`` workers; one progress bar per method here; a worker's error is raised as
-    soon as it happens (leaving the pool stops the other trainings; their resumable state stays on disk)."""
+    """Train ``order`` in ``processes`` workers; one progress bar per method here; a worker's error, or its death,
+    is raised as soon as it happens (leaving the pool stops the other trainings; their resumable state stays on
+    disk)."""
     import multiprocessing as mp
 
     from tqdm import tqdm
@@ -64,9 +65,10 @@ def _side_by_side(params: Params, order: list[str], processes: int, threads: int
     bars = {m: tqdm(total=params.inpainting.deep[m].steps, desc=f"train {m}", unit="step", position=i)
             for i, m in enumerate(order)}
     try:
-        with pool(processes, _start_worker, (steps,), threads=threads) as running:
+        with WorkerPool(processes, _start_worker, (steps,), threads=threads) as running:
             pending = [running.apply_async(_train_task, ((params, m),)) for m in order]
             while True:
+                running.check()
                 for result in pending:
                     if result.ready() and not result.successful():
                         result.get()                                    # raises the worker's error

@@ -2,10 +2,16 @@
 
 import csv
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from skimage import data
 from skimage.transform import resize
 
@@ -169,3 +175,65 @@ def test_a_failing_method_fails_the_stage_with_its_message_and_no_summary(raw_pa
     with pytest.raises(ObscuraError, match="training crop 64px is larger than images"):
         train_inpainting.run(parse_params(raw_params))
     assert not (tmp_path / "reports" / "train.json").exists()
+
+
+KILL_SCRIPT = r'''
+import sys, yaml
+from obscura.config import parse_params
+from stages import train_inpainting
+train_inpainting.run(parse_params(yaml.safe_load(open(sys.argv[1]))))
+'''
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()      # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid``."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+        if fields.get("PPid", "").strip() == str(pid) and not fields.get("State", "").startswith("Z"):
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_training_stage_stops_its_workers_and_a_rerun_resumes_every_method(raw_params, tmp_path,
+                                                                                         mlflow_store):
+    fake_prepared(tmp_path / "prepared")
+    long = {"steps": 1500, "batch_size": 1, "crop": 16, "lr": 0.001, "config": {"width": 8, "depth": 1, "blocks": 1}}
+    raw_params["prepare"]["output"] = str(tmp_path / "prepared")
+    raw_params["inpainting"].update(deep={"single_stage": long, "coarse_to_fine": long}, train_workers=2,
+                                    models_dir=str(tmp_path / "models"), reports=str(tmp_path / "reports"))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params))
+    log = open(tmp_path / "stage.log", "w")
+    stage = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "params.yaml")],
+                             cwd=Path(__file__).parents[1], stderr=log)
+    states = [tmp_path / ".state" / f"{m}.pt" for m in ("single_stage", "coarse_to_fine")]
+    deadline = time.monotonic() + 300
+    while not all(s.exists() for s in states):          # both trainings have checkpointed (every 50 steps)
+        assert stage.poll() is None and time.monotonic() < deadline, (tmp_path / "stage.log").read_text()
+        time.sleep(0.1)
+    workers = children(stage.pid)
+    assert len(workers) >= 2
+    stage.send_signal(signal.SIGKILL)
+    stage.wait()
+    log.close()
+    deadline = time.monotonic() + 5                     # not the ≥ 10 s their trainings have left
+    while any(alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "the workers outlived the stage"
+        time.sleep(0.1)
+    assert not (tmp_path / "reports" / "train.json").exists()
+    trained = train_inpainting.run(parse_params(raw_params))
+    for method in ("single_stage", "coarse_to_fine"):
+        assert trained[method]["resumed_from_step"] >= 50 and trained[method]["steps"] == 1500
+    assert json.loads((tmp_path / "reports" / "train.json").read_text()) == json.loads(json.dumps(trained))

@@ -1,10 +1,18 @@
-"""Spawned worker processes that share the machine's cores: torch and numba threads split evenly among them."""
+"""Spawned worker processes that share the machine's cores: torch and numba threads split evenly among them; a
+worker that dies is reported instead of waited for, and the workers die with the process that started them."""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
-from collections.abc import Callable
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator
+
+from obscura.errors import ObscuraError
+
+_PR_SET_PDEATHSIG = 1
 
 
 def cores() -> int:
@@ -26,14 +34,62 @@ def set_threads(threads: int) -> None:
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
-def _start(threads: int, initializer: Callable | None, initargs: tuple) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a kill -9 of the stage must not leave its workers
+    training on); exits now if the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _start(parent: int, started, threads: int, initializer: Callable | None, initargs: tuple) -> None:
+    _die_with_parent(parent)
+    with started.get_lock():
+        started.value += 1
     set_threads(threads)
     if initializer is not None:
         initializer(*initargs)
 
 
-def pool(processes: int, initializer: Callable | None = None, initargs: tuple = (), threads: int | None = None):
+class WorkerPool:
     """A ``spawn`` pool of ``processes`` workers (callables must pickle) with ``threads`` torch and numba threads
-    each (default :func:`share`), then ``initializer(*initargs)``."""
-    threads = share(processes) if threads is None else threads
-    return mp.get_context("spawn").Pool(processes, _start, (threads, initializer, initargs))
+    each (default :func:`share`), then ``initializer(*initargs)``. ``multiprocessing.Pool`` silently replaces a
+    worker that dies (killed, out of memory) and waits forever for its task; here :meth:`check` — called while
+    :meth:`imap` waits, and by callers polling :meth:`apply_async` results — raises instead. Leaving the ``with``
+    block terminates the workers."""
+
+    def __init__(self, processes: int, initializer: Callable | None = None, initargs: tuple = (),
+                 threads: int | None = None):
+        ctx = mp.get_context("spawn")
+        self.processes = processes
+        self._started = ctx.Value("i", 0)
+        threads = share(processes) if threads is None else threads
+        self._pool = ctx.Pool(processes, _start, (os.getpid(), self._started, threads, initializer, initargs))
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+    def check(self) -> None:
+        """Raise if a worker has died: the pool had to start more workers than it was made with."""
+        if self._started.value > self.processes:
+            raise ObscuraError("a worker process died (killed by a signal, or out of memory?) and its task was "
+                               "lost; free memory or lower the number of workers, then run again.")
+
+    def apply_async(self, fn: Callable, args: tuple = ()):
+        return self._pool.apply_async(fn, args)
+
+    def imap(self, fn: Callable, items: Iterable, poll: float = 1.0) -> Iterator:
+        """``fn`` over ``items`` in the workers, results in order; checks the workers every ``poll`` seconds."""
+        results = self._pool.imap(fn, items)
+        while True:
+            try:
+                yield results.next(timeout=poll)
+            except mp.TimeoutError:
+                self.check()
+            except StopIteration:
+                return

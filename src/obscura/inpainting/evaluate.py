@@ -82,9 +82,9 @@ def evaluate(methods: dict[str, Callable], images: dict[str, np.ndarray], cases:
     the workers costs a few seconds (imports, the methods unpickled), so it pays only on more than a few cases.
     """
     if workers > 1:
-        from obscura.workers import pool
+        from obscura.workers import WorkerPool
 
-        with pool(workers, _start_worker, (methods, images, cases, per_cell)) as running:
+        with WorkerPool(workers, _start_worker, (methods, images, cases, per_cell)) as running:
             results = running.imap(_worker_case, range(len(cases)))
             return _collect(results, on_case, progress)
     results = (_run_case(methods, images[case["image"]], i, case, per_cell) for i, case in enumerate(cases))
@@ -306,19 +306,21 @@ def inception_scores(outputs: dict[str, list[np.ndarray]], targets: list[np.ndar
         x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() * 2 - 1
         return extract_features(net, x, batch_size=16)
 
-    def score(name: str, real: torch.Tensor, fake: torch.Tensor) -> None:
+    def score(name: str, real: torch.Tensor, fake: torch.Tensor, kid: bool = True) -> None:
         result = fid_kid(real, fake, subset_size=len(fake), subsets=10, seed=seed)
         scores[f"{name}.all.fid"] = round(result["fid"], 4)
-        scores[f"{name}.all.kid"] = round(result["kid"], 6)
+        if kid:          # torchmetrics' KID: unbiased only when fake and real are independent
+            scores[f"{name}.all.kid"] = round(result["kid"], 6)
 
     scores = {"inception_images": float(len(targets))}
     real = features(targets)
     fakes = {method: features(images) for method, images in outputs.items()}
-    for method, fake in fakes.items():
-        score(method, real, fake)
-    pairs = []
     groups = list(range(len(targets))) if groups is None else groups
-    if fakes and len(set(groups)) >= 3:
+    paired = len(set(groups)) >= 3
+    for method, fake in fakes.items():
+        score(method, real, fake, kid=not paired)
+    pairs = []
+    if fakes and paired:
         intervals, pairs = kid_bootstrap(real.numpy(), {m: f.numpy() for m, f in fakes.items()}, groups, seed=seed)
         for method, values in intervals.items():
             for key, value in zip(("kid", "kid_lo", "kid_hi"), values):

@@ -1,0 +1,89 @@
+"""The worker pool: a worker that dies fails the run with one message instead of hanging it, and the workers die
+with the process that started them."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SCRIPT = r'''
+import os, signal, sys, time
+from obscura.errors import ObscuraError
+from obscura.workers import WorkerPool
+
+def square(x):
+    return x * x
+
+def die(x):
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+def report_and_sleep(x):
+    print("worker", os.getpid(), flush=True)
+    time.sleep(120)
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    with WorkerPool(2, threads=1) as pool:
+        if mode == "imap":
+            print(list(pool.imap(square, range(6), poll=0.2)), flush=True)
+            try:
+                list(pool.imap(die, range(6), poll=0.2))
+            except ObscuraError as error:
+                print("error", error, flush=True)
+        elif mode == "async":
+            pending = pool.apply_async(die, (3,))
+            try:
+                while not pending.ready():
+                    pool.check()
+                    time.sleep(0.2)
+            except ObscuraError as error:
+                print("error", error, flush=True)
+        else:
+            pool.apply_async(report_and_sleep, (0,))
+            time.sleep(120)
+'''
+
+
+def run(tmp_path, mode):
+    script = tmp_path / "pool.py"
+    script.write_text(SCRIPT)
+    return subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=120)
+
+
+def test_a_killed_worker_fails_imap_with_one_message_instead_of_waiting_forever(tmp_path):
+    out = run(tmp_path, "imap")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "[0, 1, 4, 9, 16, 25]"
+    assert lines[1].startswith("error a worker process died")
+
+
+def test_a_killed_worker_is_noticed_while_polling_an_async_task(tmp_path):
+    out = run(tmp_path, "async")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("error a worker process died")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "\nState:\tZ" not in status.read()              # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_die_with_the_process_that_started_them(tmp_path):
+    script = tmp_path / "pool.py"
+    script.write_text(SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(script), "orphan"], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline().split()[1])
+    assert alive(worker)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(worker)

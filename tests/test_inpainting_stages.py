@@ -175,6 +175,12 @@ def test_a_failing_method_fails_the_stage_with_its_message_and_no_summary(raw_pa
     with pytest.raises(ObscuraError, match="training crop 64px is larger than images"):
         train_inpainting.run(parse_params(raw_params))
     assert not (tmp_path / "reports" / "train.json").exists()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_store)                 # no run is left RUNNING by the stopped workers
+    runs = client.search_runs([client.get_experiment_by_name("inpainting").experiment_id])
+    assert {r.info.run_name: r.info.status for r in runs}["train_inpainting/coarse_to_fine/photos"] == "FAILED"
+    assert "RUNNING" not in {r.info.status for r in runs}
 
 
 KILL_SCRIPT = r'''
@@ -233,6 +239,12 @@ def test_kill_9_of_the_training_stage_stops_its_workers_and_a_rerun_resumes_ever
         assert time.monotonic() < deadline, "the workers outlived the stage"
         time.sleep(0.1)
     assert not (tmp_path / "reports" / "train.json").exists()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_store)                 # the workers closed their runs as they went
+    runs = client.search_runs([client.get_experiment_by_name("inpainting").experiment_id])
+    assert sorted((r.info.run_name, r.info.status) for r in runs) == [
+        ("train_inpainting/coarse_to_fine/photos", "FAILED"), ("train_inpainting/single_stage/photos", "FAILED")]
     trained = train_inpainting.run(parse_params(raw_params))
     for method in ("single_stage", "coarse_to_fine"):
         assert trained[method]["resumed_from_step"] >= 50 and trained[method]["steps"] == 1500

@@ -34,13 +34,19 @@ def set_threads(threads: int) -> None:
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
+def _exit(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (a kill -9 of the stage must not leave its workers
-    training on); exits now if the parent is already gone."""
+    """Exit (SIGTERM, raised as SystemExit so ``with`` blocks close: an MLflow run ends FAILED, not RUNNING) when
+    the pool is terminated or, through Linux's parent-death signal, when the parent dies: a kill -9 of the stage
+    must not leave its workers training on. Exits now if the parent is already gone."""
+    signal.signal(signal.SIGTERM, _exit)
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:
-        os._exit(1)
+        raise SystemExit(1)
 
 
 def _start(parent: int, started, threads: int, initializer: Callable | None, initargs: tuple) -> None:

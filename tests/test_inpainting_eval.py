@@ -224,6 +224,11 @@ def test_cli_inpaint_and_errors(tmp_path, photo):
     assert r.returncode == 0, r.stderr
     out, src = load_image(tmp_path / "out.png"), load_image(tmp_path / "img.png")
     np.testing.assert_array_equal(out[mask == 0], src[mask == 0])
+    r = _cli("inpaint", "img.png", "mask.png", "default.png", cwd=tmp_path)   # the best classical fill by default
+    assert r.returncode == 0 and "with harmonic" in r.stdout
+    assert _cli("inpaint", "img.png", "mask.png", "harmonic.png", "--method", "harmonic", cwd=tmp_path).returncode == 0
+    np.testing.assert_array_equal(load_image(tmp_path / "default.png"), load_image(tmp_path / "harmonic.png"))
+    assert not np.array_equal(load_image(tmp_path / "default.png"), out)                  # telea's is another fill
     save_image(tmp_path / "small.png", mask[:20])
     r = _cli("inpaint", "img.png", "small.png", "bad.png", cwd=tmp_path)
     assert r.returncode == 2 and "resize the mask" in r.stderr and not (tmp_path / "bad.png").exists()

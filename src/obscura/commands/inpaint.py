@@ -60,7 +60,7 @@ def inpaint(image: Annotated[Path, typer.Argument(help="image to repair (PNG/JPE
             mask: Annotated[Path, typer.Argument(help="mask of the same size: white (> 50% grey) = hole to fill, "
                                                       "black = keep")],
             out: Out,
-            method: Annotated[str, typer.Option(help=METHOD_HELP)] = "biharmonic",
+            method: Annotated[str, typer.Option(help=METHOD_HELP)] = "harmonic",
             models: Models = None):
     """Fill the white region of MASK in IMAGE with METHOD; known pixels are copied unchanged."""
     from obscura.inpainting.inputs import check_inputs

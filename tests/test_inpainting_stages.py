@@ -15,6 +15,7 @@ import yaml
 from skimage import data
 from skimage.transform import resize
 
+from conftest import alive
 from obscura.config import parse_params
 from obscura.inpainting.deep.fit import fit
 from obscura.inpainting.deep.registry import load_checkpoint
@@ -189,13 +190,6 @@ from obscura.config import parse_params
 from stages import train_inpainting
 train_inpainting.run(parse_params(yaml.safe_load(open(sys.argv[1]))))
 '''
-
-
-def alive(pid: int) -> bool:
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()      # a zombie has exited
-    except FileNotFoundError:
-        return False
 
 
 def children(pid: int) -> list[int]:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+from conftest import alive
+
 SCRIPT = r'''
 import os, signal, sys, time
 from obscura.errors import ObscuraError
@@ -65,14 +67,6 @@ def test_a_killed_worker_is_noticed_while_polling_an_async_task(tmp_path):
     out = run(tmp_path, "async")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("error a worker process died")
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return "\nState:\tZ" not in status.read()              # a zombie has exited
-    except FileNotFoundError:
-        return False
 
 
 def test_workers_die_with_the_process_that_started_them(tmp_path):

@@ -22,14 +22,22 @@ def die(x):
         os.kill(os.getpid(), signal.SIGKILL)
     return x
 
+def no_model():
+    raise FileNotFoundError("no model at models/x.pt")
+
 def report_and_sleep(x):
     print("worker", os.getpid(), flush=True)
     time.sleep(120)
 
 if __name__ == "__main__":
     mode = sys.argv[1]
-    with WorkerPool(2, threads=1) as pool:
-        if mode == "imap":
+    with WorkerPool(2, no_model if mode == "init" else None, threads=1) as pool:
+        if mode == "init":
+            try:
+                list(pool.imap(square, range(6), poll=0.2))
+            except ObscuraError as error:
+                print("error", error, flush=True)
+        elif mode == "imap":
             print(list(pool.imap(square, range(6), poll=0.2)), flush=True)
             try:
                 list(pool.imap(die, range(6), poll=0.2))
@@ -67,6 +75,12 @@ def test_a_killed_worker_is_noticed_while_polling_an_async_task(tmp_path):
     out = run(tmp_path, "async")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("error a worker process died")
+
+
+def test_a_failing_initializer_is_reported_with_its_error_instead_of_restarted_forever(tmp_path):
+    out = run(tmp_path, "init")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "error a worker process could not start: FileNotFoundError: no model at models/x.pt\n"
 
 
 def test_workers_die_with_the_process_that_started_them(tmp_path):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from obscura.errors import ObscuraError
 
 _PR_SET_PDEATHSIG = 1
+_FAILURE_BYTES = 1000
 
 
 def cores() -> int:
@@ -49,29 +50,36 @@ def _die_with_parent(parent: int) -> None:
         raise SystemExit(1)
 
 
-def _start(parent: int, started, threads: int, initializer: Callable | None, initargs: tuple) -> None:
+def _start(parent: int, started, failure, threads: int, initializer: Callable | None, initargs: tuple) -> None:
     _die_with_parent(parent)
     with started.get_lock():
         started.value += 1
     set_threads(threads)
     if initializer is not None:
-        initializer(*initargs)
+        try:
+            initializer(*initargs)
+        except Exception as error:                  # mp.Pool would start its replacement, and fail, forever
+            failure.value = f"{type(error).__name__}: {error}".encode()[:_FAILURE_BYTES - 1]
+            raise
 
 
 class WorkerPool:
     """A ``spawn`` pool of ``processes`` workers (callables must pickle) with ``threads`` torch and numba threads
     each (default :func:`share`), then ``initializer(*initargs)``. ``multiprocessing.Pool`` silently replaces a
-    worker that dies (killed, out of memory) and waits forever for its task; here :meth:`check` — called while
-    :meth:`imap` waits, and by callers polling :meth:`apply_async` results — raises instead. Leaving the ``with``
-    block terminates the workers."""
+    worker that dies (killed, out of memory), or whose initializer fails, and waits forever for its task; here
+    :meth:`check` — called while :meth:`imap` waits, and by callers polling :meth:`apply_async` results — raises
+    instead, with the initializer's error if that was the cause. Leaving the ``with`` block terminates the
+    workers."""
 
     def __init__(self, processes: int, initializer: Callable | None = None, initargs: tuple = (),
                  threads: int | None = None):
         ctx = mp.get_context("spawn")
         self.processes = processes
         self._started = ctx.Value("i", 0)
+        self._failure = ctx.Array("c", _FAILURE_BYTES)
         threads = share(processes) if threads is None else threads
-        self._pool = ctx.Pool(processes, _start, (os.getpid(), self._started, threads, initializer, initargs))
+        self._pool = ctx.Pool(processes, _start,
+                              (os.getpid(), self._started, self._failure, threads, initializer, initargs))
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -81,7 +89,10 @@ class WorkerPool:
         self._pool.join()
 
     def check(self) -> None:
-        """Raise if a worker has died: the pool had to start more workers than it was made with."""
+        """Raise if a worker could not start (its initializer raised) or has died: the pool had to start more
+        workers than it was made with."""
+        if self._failure.value:
+            raise ObscuraError(f"a worker process could not start: {self._failure.value.decode(errors='replace')}")
         if self._started.value > self.processes:
             raise ObscuraError("a worker process died (killed by a signal, or out of memory?) and its task was "
                                "lost; free memory or lower the number of workers, then run again.")

@@ -22,8 +22,26 @@ def die(x):
         os.kill(os.getpid(), signal.SIGKILL)
     return x
 
+def explode():
+    raise ImportError("cannot unpickle")
+
+class Unpicklable:
+    def __reduce__(self):
+        return explode, ()
+
+def setup(arg):
+    pass
+
 def no_model():
     raise FileNotFoundError("no model at models/x.pt")
+
+def swallow_exit(marker):
+    open(marker, "w").close()
+    while True:
+        try:
+            time.sleep(120)
+        except BaseException:                 # a bare except that also catches the SIGTERM's SystemExit
+            pass
 
 def report_and_sleep(x):
     print("worker", os.getpid(), flush=True)
@@ -31,8 +49,9 @@ def report_and_sleep(x):
 
 if __name__ == "__main__":
     mode = sys.argv[1]
-    with WorkerPool(2, no_model if mode == "init" else None, threads=1) as pool:
-        if mode == "init":
+    setups = {"init": (no_model, ()), "unpickle": (setup, (Unpicklable(),))}
+    with WorkerPool(2, *setups.get(mode, (None, ())), threads=1) as pool:
+        if mode in setups:
             try:
                 list(pool.imap(square, range(6), poll=0.2))
             except ObscuraError as error:
@@ -43,6 +62,11 @@ if __name__ == "__main__":
                 list(pool.imap(die, range(6), poll=0.2))
             except ObscuraError as error:
                 print("error", error, flush=True)
+        elif mode == "swallow":
+            marker = sys.argv[0] + ".started"
+            pool.apply_async(swallow_exit, (marker,))
+            while not os.path.exists(marker):
+                time.sleep(0.1)
         elif mode == "async":
             pending = pool.apply_async(die, (3,))
             try:
@@ -54,6 +78,7 @@ if __name__ == "__main__":
         else:
             pool.apply_async(report_and_sleep, (0,))
             time.sleep(120)
+    print("exited", flush=True)
 '''
 
 
@@ -80,7 +105,22 @@ def test_a_killed_worker_is_noticed_while_polling_an_async_task(tmp_path):
 def test_a_failing_initializer_is_reported_with_its_error_instead_of_restarted_forever(tmp_path):
     out = run(tmp_path, "init")
     assert out.returncode == 0, out.stderr
-    assert out.stdout == "error a worker process could not start: FileNotFoundError: no model at models/x.pt\n"
+    assert out.stdout.splitlines()[0] == "error a worker process could not start: FileNotFoundError: no model at models/x.pt"
+
+
+def test_a_worker_that_dies_before_its_initializer_is_reported(tmp_path):
+    out = run(tmp_path, "unpickle")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("error a worker process died (killed by a signal, or out of memory?) or could not")
+    assert "ImportError: cannot unpickle" in out.stderr
+
+
+def test_leaving_the_pool_ends_a_worker_that_swallows_its_sigterm(tmp_path):
+    start = time.monotonic()
+    out = run(tmp_path, "swallow")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "exited"
+    assert time.monotonic() - start < 60
 
 
 def test_workers_die_with_the_process_that_started_them(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing as mp
+import multiprocessing.pool
 import os
 import signal
 import sys
@@ -14,6 +15,7 @@ from obscura.errors import ObscuraError
 
 _PR_SET_PDEATHSIG = 1
 _FAILURE_BYTES = 1000
+_EXIT_GRACE = 5
 
 
 def cores() -> int:
@@ -36,6 +38,11 @@ def set_threads(threads: int) -> None:
 
 
 def _exit(signum: int, frame) -> None:
+    """Exit by SystemExit, so ``with`` blocks close; if that exception is lost (a bare ``except`` in library code,
+    or raised where Python only prints it) or the exit hangs, SIGALRM's default action ends the process
+    ``_EXIT_GRACE`` seconds later: the pool's terminate() waits for every worker, without a timeout."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(_EXIT_GRACE)
     raise SystemExit(128 + signum)
 
 
@@ -50,10 +57,8 @@ def _die_with_parent(parent: int) -> None:
         raise SystemExit(1)
 
 
-def _start(parent: int, started, failure, threads: int, initializer: Callable | None, initargs: tuple) -> None:
+def _start(parent: int, failure, threads: int, initializer: Callable | None, initargs: tuple) -> None:
     _die_with_parent(parent)
-    with started.get_lock():
-        started.value += 1
     set_threads(threads)
     if initializer is not None:
         try:
@@ -63,23 +68,34 @@ def _start(parent: int, started, failure, threads: int, initializer: Callable | 
             raise
 
 
+class _CountingPool(multiprocessing.pool.Pool):
+    """``multiprocessing.Pool`` that counts the worker processes it starts, replacements of dead ones included."""
+
+    def __init__(self, *args, **kwargs):
+        self.started = 0
+        super().__init__(*args, **kwargs)
+
+    def Process(self, ctx, *args, **kwargs):  # the hook Pool makes its workers with
+        self.started += 1
+        return ctx.Process(*args, **kwargs)
+
+
 class WorkerPool:
     """A ``spawn`` pool of ``processes`` workers (callables must pickle) with ``threads`` torch and numba threads
     each (default :func:`share`), then ``initializer(*initargs)``. ``multiprocessing.Pool`` silently replaces a
-    worker that dies (killed, out of memory), or whose initializer fails, and waits forever for its task; here
-    :meth:`check` — called while :meth:`imap` waits, and by callers polling :meth:`apply_async` results — raises
-    instead, with the initializer's error if that was the cause. Leaving the ``with`` block terminates the
-    workers."""
+    worker that dies (killed, out of memory) or cannot start, and waits forever for its task; here :meth:`check`
+    — called while :meth:`imap` waits, and by callers polling :meth:`apply_async` results — raises instead, with
+    the initializer's error if that was the cause. Leaving the ``with`` block terminates the workers (each within
+    ``_EXIT_GRACE`` seconds of its SIGTERM)."""
 
     def __init__(self, processes: int, initializer: Callable | None = None, initargs: tuple = (),
                  threads: int | None = None):
         ctx = mp.get_context("spawn")
         self.processes = processes
-        self._started = ctx.Value("i", 0)
         self._failure = ctx.Array("c", _FAILURE_BYTES)
         threads = share(processes) if threads is None else threads
-        self._pool = ctx.Pool(processes, _start,
-                              (os.getpid(), self._started, self._failure, threads, initializer, initargs))
+        self._pool = _CountingPool(processes, _start, (os.getpid(), self._failure, threads, initializer, initargs),
+                                   context=ctx)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -89,13 +105,14 @@ class WorkerPool:
         self._pool.join()
 
     def check(self) -> None:
-        """Raise if a worker could not start (its initializer raised) or has died: the pool had to start more
-        workers than it was made with."""
+        """Raise if a worker's initializer raised, or a worker has died (also before it ran any of our code: its
+        import or unpickling failed): the pool had to start more workers than it was made with."""
         if self._failure.value:
             raise ObscuraError(f"a worker process could not start: {self._failure.value.decode(errors='replace')}")
-        if self._started.value > self.processes:
-            raise ObscuraError("a worker process died (killed by a signal, or out of memory?) and its task was "
-                               "lost; free memory or lower the number of workers, then run again.")
+        if self._pool.started > self.processes:
+            raise ObscuraError("a worker process died (killed by a signal, or out of memory?) or could not start, "
+                               "and its task was lost: read its traceback above if there is one, else free memory "
+                               "or lower the number of workers; then run again.")
 
     def apply_async(self, fn: Callable, args: tuple = ()):
         return self._pool.apply_async(fn, args)

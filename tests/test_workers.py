@@ -105,7 +105,8 @@ def test_a_killed_worker_is_noticed_while_polling_an_async_task(tmp_path):
 def test_a_failing_initializer_is_reported_with_its_error_instead_of_restarted_forever(tmp_path):
     out = run(tmp_path, "init")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[0] == "error a worker process could not start: FileNotFoundError: no model at models/x.pt"
+    first = out.stdout.splitlines()[0]
+    assert first == "error a worker process could not start: FileNotFoundError: no model at models/x.pt"
 
 
 def test_a_worker_that_dies_before_its_initializer_is_reported(tmp_path):

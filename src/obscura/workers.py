@@ -15,7 +15,6 @@ from obscura.errors import ObscuraError
 
 _PR_SET_PDEATHSIG = 1
 _FAILURE_BYTES = 1000
-_EXIT_GRACE = 5
 
 
 def cores() -> int:
@@ -38,11 +37,6 @@ def set_threads(threads: int) -> None:
 
 
 def _exit(signum: int, frame) -> None:
-    """Exit by SystemExit, so ``with`` blocks close; if that exception is lost (a bare ``except`` in library code,
-    or raised where Python only prints it) or the exit hangs, SIGALRM's default action ends the process
-    ``_EXIT_GRACE`` seconds later: the pool's terminate() waits for every worker, without a timeout."""
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(_EXIT_GRACE)
     raise SystemExit(128 + signum)
 
 
@@ -68,8 +62,16 @@ def _start(parent: int, failure, threads: int, initializer: Callable | None, ini
             raise
 
 
+def _run_worker(worker: Callable, *args) -> None:
+    """The pool's worker loop; once it has returned (the pool closed), a SIGTERM just ends the exit under way
+    instead of raising SystemExit into Python's shutdown, which prints it as an ignored exception."""
+    worker(*args)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class _CountingPool(multiprocessing.pool.Pool):
-    """``multiprocessing.Pool`` that counts the worker processes it starts, replacements of dead ones included."""
+    """``multiprocessing.Pool`` that counts the worker processes it starts, replacements of dead ones included,
+    each running its loop in :func:`_run_worker`."""
 
     def __init__(self, *args, **kwargs):
         self.started = 0
@@ -77,7 +79,8 @@ class _CountingPool(multiprocessing.pool.Pool):
 
     def Process(self, ctx, *args, **kwargs):  # the hook Pool makes its workers with
         self.started += 1
-        return ctx.Process(*args, **kwargs)
+        kwargs["args"] = (kwargs.pop("target"), *kwargs["args"])
+        return ctx.Process(*args, target=_run_worker, **kwargs)
 
 
 class WorkerPool:
@@ -85,8 +88,7 @@ class WorkerPool:
     each (default :func:`share`), then ``initializer(*initargs)``. ``multiprocessing.Pool`` silently replaces a
     worker that dies (killed, out of memory) or cannot start, and waits forever for its task; here :meth:`check`
     — called while :meth:`imap` waits, and by callers polling :meth:`apply_async` results — raises instead, with
-    the initializer's error if that was the cause. Leaving the ``with`` block terminates the workers (each within
-    ``_EXIT_GRACE`` seconds of its SIGTERM)."""
+    the initializer's error if that was the cause. Leaving the ``with`` block terminates the workers."""
 
     def __init__(self, processes: int, initializer: Callable | None = None, initargs: tuple = (),
                  threads: int | None = None):
